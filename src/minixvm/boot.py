@@ -1,0 +1,257 @@
+"""The boot image and the System: the Python API to a running minixvm.
+
+``System.boot()`` builds a machine, loads the boot image (PM, VM, the
+memory driver, the console, init), and runs it until every server waits
+for work. Programs are started through init; ``run`` drives the system
+until the program has exited.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from minixvm.include import com
+from minixvm.include.com import (
+    HARDWARE,
+    INIT_PROC_NR,
+    MEM_PROC_NR,
+    PM_PROC_NR,
+    TTY_PROC_NR,
+    VM_PROC_NR,
+)
+from minixvm.include.signal import returncode
+from minixvm.kernel.kernel import BootProc, Kernel
+from minixvm.kernel.proc import SERVER_Q, USER_Q, Proc
+from minixvm.kernel.trace import Trace
+from minixvm.lib.c import Program, program_entry
+from minixvm.lib.sys import SysLib
+from minixvm.machine.ram import RAM
+from minixvm.servers.init.main import Init, SpawnRequest
+from minixvm.servers.memory.main import MemoryDriver
+from minixvm.servers.pm.main import PM
+from minixvm.servers.tty.main import TTY
+from minixvm.servers.vm import sanity
+from minixvm.servers.vm.main import VM, VMStats
+
+# Kernel calls every system process may make: who am I, and printf.
+_BASE = {com.SYS_GETINFO, com.SYS_DIAGCTL, com.SYS_TIMES}
+PM_CALLS = frozenset(_BASE | {com.SYS_EXEC, com.SYS_CLEAR, com.SYS_KILL, com.SYS_GETKSIG,
+                              com.SYS_ENDKSIG, com.SYS_VIRCOPY, com.SYS_ABORT})
+VM_CALLS = frozenset(_BASE | {com.SYS_FORK, com.SYS_VMCTL, com.SYS_MEMSET, com.SYS_PHYSCOPY,
+                              com.SYS_KILL, com.SYS_ABORT})
+DRIVER_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_SETGRANT,
+                                  com.SYS_UMAP})
+INIT_CALLS = frozenset(_BASE | {com.SYS_PRIVCTL})
+# What a service started by init may do (MINIX's test services are like this).
+SERVICE_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_VSAFECOPY,
+                                   com.SYS_SETGRANT, com.SYS_SAFEMAP, com.SYS_SAFEREVMAP,
+                                   com.SYS_SAFEUNMAP, com.SYS_UMAP})
+
+
+@dataclass
+class Spawned:
+    """A program started through init."""
+
+    name: str
+    request: SpawnRequest
+    status: int | None = None
+    error: BaseException | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.request.pid
+
+    @property
+    def done(self) -> bool:
+        return self.status is not None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code, or -signal if a signal killed it (as subprocess says)."""
+        return None if self.status is None else returncode(self.status)
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """A snapshot of the whole system's counters."""
+
+    ticks: int
+    processes: int
+    messages: int
+    notifies: int
+    kernel_calls: int
+    page_faults: int
+    frames_total: int
+    frames_free: int
+    vm: VMStats
+
+    @property
+    def frames_used(self) -> int:
+        return self.frames_total - self.frames_free
+
+
+@dataclass
+class Console:
+    """Everything printed on the console."""
+
+    echo: Callable[[str], None] | None = None
+    parts: list[str] = field(default_factory=list)
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        if self.echo:
+            self.echo(text)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class System:
+    """A booted minixvm: kernel, servers and the programs running on them."""
+
+    def __init__(
+        self,
+        ram: str | int = "64M",
+        trace: bool = False,
+        sanity_checks: bool = False,
+        cow_safecopy: bool = True,
+        echo: Callable[[str], None] | None = None,
+        trace_sink: Callable[[str], None] | None = None,
+    ) -> None:
+        self.ram = RAM(ram)
+        self.console = Console(echo)
+        self.kernel = Kernel(self.ram, self.console.write, Trace(trace, trace_sink))
+        self.kernel.cow_safecopy = cow_safecopy
+        self.sanity_checks = sanity_checks
+        self.programs: dict[int, Program] = {}
+        self._image_ids = itertools.count(1)
+        self._requests: deque[SpawnRequest] = deque()
+        self._pending: list[Spawned] = []
+        self._errors: dict[int, BaseException] = {}
+        self.vm: VM | None = None
+        self.pm: PM | None = None
+        self.kernel.boot(self._boot_image())
+        self.run_until_idle()
+
+    @classmethod
+    def boot(cls, ram: str | int = "64M", trace: bool = False, **options: Any) -> System:
+        """Boot a machine with ``ram`` of memory; the running System."""
+        return cls(ram=ram, trace=trace, **options)
+
+    def _boot_image(self) -> list[BootProc]:
+        k = self.kernel
+
+        def server(make: Callable[[SysLib], Any]) -> Callable[[Proc], None]:
+            return lambda proc: make(SysLib(k, proc)).main()
+
+        def pm(sys: SysLib) -> PM:
+            self.pm = PM(sys, self.programs, lambda prog: program_entry(k, prog, self._error))
+            return self.pm
+
+        def vm(sys: SysLib) -> VM:
+            self.vm = VM(sys, self.ram, self.sanity_checks)
+            return self.vm
+
+        return [
+            BootProc(PM_PROC_NR, "pm", server(pm), SERVER_Q, PM_CALLS),
+            BootProc(MEM_PROC_NR, "memory", server(MemoryDriver), SERVER_Q, DRIVER_CALLS),
+            BootProc(TTY_PROC_NR, "tty", server(lambda s: TTY(s, self.console.write)),
+                     SERVER_Q, DRIVER_CALLS),
+            BootProc(VM_PROC_NR, "vm", server(vm), SERVER_Q, VM_CALLS),
+            BootProc(INIT_PROC_NR, "init",
+                     server(lambda s: Init(s, self._requests, self._exited)), USER_Q - 1,
+                     INIT_CALLS),
+        ]
+
+    # -- programs ---------------------------------------------------------------------
+
+    def spawn(self, program: Program, name: str | None = None, service: bool = False) -> Spawned:
+        """Have init start ``program`` (a callable taking a Process). It runs
+        when the system next runs (``run``, ``wait``, ``run_until_idle``).
+        A service gets system privileges (grants, safecopy, safemap)."""
+        image = next(self._image_ids)
+        self.programs[image] = program
+        name = (name or getattr(program, "__name__", "program"))[:15]
+        req = SpawnRequest(image, name, service, SERVICE_CALLS if service else frozenset())
+        handle = Spawned(name, req)
+        self._requests.append(req)
+        self._pending.append(handle)
+        init = self.kernel.procs.slot(INIT_PROC_NR)
+        self.kernel.ipc.mini_notify(self.kernel.procs.slot(HARDWARE), init.endpoint)
+        return handle
+
+    def wait(self, handle: Spawned) -> int:
+        """Run until ``handle``'s program has exited; its return code."""
+        self.kernel.sched.run(lambda: handle.done)
+        if handle.error is not None:
+            raise handle.error
+        assert handle.returncode is not None
+        return handle.returncode
+
+    def run(self, program: Program, name: str | None = None, service: bool = False) -> int:
+        """Start ``program`` and run until it exits. The return code is its exit
+        status, or -signal if a signal killed it; an exception the program
+        did not catch is raised here."""
+        return self.wait(self.spawn(program, name, service))
+
+    def run_until_idle(self) -> None:
+        """Run until no process can run (every server waiting for work)."""
+        self.kernel.sched.run(lambda: False, until_idle=True)
+
+    def _exited(self, pid: int, status: int) -> None:
+        handle = self._by_pid(pid)
+        if handle is not None:
+            handle.status = status
+            handle.error = self._errors.pop(pid, None)
+
+    def _error(self, pid: int, error: BaseException) -> None:
+        self._errors[pid] = error
+
+    def _by_pid(self, pid: int) -> Spawned | None:
+        for handle in self._pending:
+            if handle.pid == pid:
+                self._pending.remove(handle)
+                return handle
+        return None
+
+    # -- looking inside -------------------------------------------------------------------
+
+    def statistics(self) -> Statistics:
+        """Counters of the kernel and VM, and memory use, right now."""
+        k, vm = self.kernel, self.vm
+        assert vm is not None
+        return Statistics(
+            ticks=k.clock.ticks,
+            processes=sum(1 for p in k.procs.live() if p.nr >= 0),
+            messages=k.ipc.messages,
+            notifies=k.ipc.notifies,
+            kernel_calls=sum(k.calls.counts.values()),
+            page_faults=k.vmctl.faults,
+            frames_total=self.ram.frames,
+            frames_free=vm.alloc.free_pages,
+            vm=copy.copy(vm.stats),
+        )
+
+    def vm_sanity_check(self) -> dict[str, int]:
+        """Run VM's full sanity check now; pages per use of memory."""
+        assert self.vm is not None
+        return sanity.vm_sanity_check(self.vm)
+
+    # -- shutdown -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every process and release the machine."""
+        self.kernel.sched.close()
+        self.ram.close()
+
+    def __enter__(self) -> System:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

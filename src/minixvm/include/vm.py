@@ -1,0 +1,58 @@
+"""VM requests, their flags, and mmap's flags (<minix/com.h>, <sys/mman.h>)."""
+
+from __future__ import annotations
+
+from minixvm.include.ipc import register_names
+
+VM_RQ_BASE = 0xC00
+VM_EXIT = VM_RQ_BASE + 0
+VM_FORK = VM_RQ_BASE + 1
+VM_BRK = VM_RQ_BASE + 2
+VM_WILLEXIT = VM_RQ_BASE + 5
+VM_MMAP = VM_RQ_BASE + 10
+VM_MAP_PHYS = VM_RQ_BASE + 15
+VM_UNMAP_PHYS = VM_RQ_BASE + 16
+VM_MUNMAP = VM_RQ_BASE + 17
+VM_MUNMAP_TEXT = VM_RQ_BASE + 19
+VM_FORGETBLOCKS = VM_RQ_BASE + 22
+VM_FORGETBLOCK = VM_RQ_BASE + 23
+VM_YIELDBLOCKGETBLOCK = VM_RQ_BASE + 25
+VM_REMAP = VM_RQ_BASE + 33
+VM_SHM_UNMAP = VM_RQ_BASE + 34
+VM_GETPHYS = VM_RQ_BASE + 35
+VM_GETREF = VM_RQ_BASE + 36
+VM_RS_SET_PRIV = VM_RQ_BASE + 37
+VM_INFO = VM_RQ_BASE + 40
+VM_PROCCTL = VM_RQ_BASE + 45
+VM_PAGEFAULT = VM_RQ_BASE + 0xFF
+
+# VM_INFO 'what'.
+VMIW_STATS = 1
+VMIW_USAGE = 2
+VMIW_REGION = 3
+
+# VM_PROCCTL parameters.
+VMPPARAM_CLEAR = 1
+VMPPARAM_HANDLEMEM = 2
+
+# The yielded-block cache's "no block" id (all ones, 64 bit).
+VM_BLOCKID_NONE = (1 << 64) - 1
+
+# mmap protection and flags (NetBSD values, as MINIX 3.2 uses).
+PROT_NONE = 0x00
+PROT_READ = 0x01
+PROT_WRITE = 0x02
+PROT_EXEC = 0x04
+MAP_SHARED = 0x0001
+MAP_PRIVATE = 0x0002
+MAP_FIXED = 0x0010
+MAP_ANON = 0x1000
+MAP_UNINITIALIZED = 0x040000
+MAP_PREALLOC = 0x080000
+MAP_CONTIG = 0x100000
+MAP_LOWER16M = 0x200000
+MAP_LOWER1M = 0x400000
+MAP_THIRDPARTY = 0x800000
+MAP_FAILED = 0xFFFFFFFF
+
+register_names(globals(), ("VM_",))

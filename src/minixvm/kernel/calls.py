@@ -1,0 +1,86 @@
+"""The kernel-call table: permission check, dispatch, restart after VM.
+
+Each process may make only the calls in its privilege's call mask (EPERM
+otherwise). A handler either returns a result, raises CallError, or raises
+VMSuspend when it touched memory VM must first make present; the caller
+then waits for VM and the call runs again from the start (handlers are
+written to be restartable).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from minixvm.errors import EBADREQUEST, EPERM, OK
+from minixvm.include import com
+from minixvm.include.ipc import Message, register_names
+from minixvm.kernel import copy, grants, proccalls, safecopy, safemap, signals
+from minixvm.kernel.exceptions import CallError, VMSuspend
+from minixvm.kernel.proc import Proc
+
+if TYPE_CHECKING:
+    from minixvm.kernel.kernel import Kernel
+
+register_names(vars(com), ("SYS_",))
+
+Handler = Callable[["Kernel", Proc, Message], int]
+
+
+class KernelCalls:
+    """Dispatch of kernel calls (MINIX kernel/system.c)."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        self.counts: Counter[int] = Counter()
+        self.table: dict[int, Handler] = {
+            com.SYS_FORK: proccalls.do_fork,
+            com.SYS_EXEC: proccalls.do_exec,
+            com.SYS_CLEAR: proccalls.do_clear,
+            com.SYS_PRIVCTL: proccalls.do_privctl,
+            com.SYS_GETINFO: proccalls.do_getinfo,
+            com.SYS_TIMES: proccalls.do_times,
+            com.SYS_DIAGCTL: proccalls.do_diagctl,
+            com.SYS_ABORT: proccalls.do_abort,
+            com.SYS_KILL: signals.do_kill,
+            com.SYS_GETKSIG: signals.do_getksig,
+            com.SYS_ENDKSIG: signals.do_endksig,
+            com.SYS_VMCTL: lambda k, caller, m: k.vmctl.do_vmctl(caller, m),
+            com.SYS_VIRCOPY: copy.do_vircopy,
+            com.SYS_PHYSCOPY: copy.do_physcopy,
+            com.SYS_MEMSET: copy.do_memset,
+            com.SYS_UMAP: copy.do_umap,
+            com.SYS_SETGRANT: grants.do_setgrant,
+            com.SYS_SAFECOPYFROM: safecopy.do_safecopy_from,
+            com.SYS_SAFECOPYTO: safecopy.do_safecopy_to,
+            com.SYS_VSAFECOPY: safecopy.do_vsafecopy,
+            com.SYS_SAFEMAP: safemap.do_safemap,
+            com.SYS_SAFEREVMAP: safemap.do_saferevmap,
+            com.SYS_SAFEUNMAP: safemap.do_safeunmap,
+        }
+
+    def call(self, caller: Proc, call_nr: int, m: Message) -> int:
+        """Run kernel call ``call_nr`` for ``caller``; the result is OK or -errno."""
+        self.k.clock.kernel_work(caller)
+        self.counts[call_nr] += 1
+        handler = self.table.get(call_nr)
+        if handler is None:
+            result = -EBADREQUEST
+        elif call_nr not in caller.priv.calls:
+            result = -EPERM
+        else:
+            result = self._run(handler, caller, m)
+        self.k.trace.kcall(caller, call_nr, m, result)
+        return result
+
+    def _run(self, handler: Handler, caller: Proc, m: Message) -> int:
+        while True:
+            try:
+                return handler(self.k, caller, m)
+            except CallError as e:
+                return -e.errno
+            except VMSuspend as req:
+                r = self.k.vmctl.memreq(caller, req)
+                if r != OK:
+                    return r

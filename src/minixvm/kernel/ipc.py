@@ -1,0 +1,238 @@
+"""Message passing: send, receive, sendrec, notify, and deadlock detection.
+
+Semantics follow MINIX's proc.c: a send blocks until the destination takes
+the message; a receive blocks until a message (or a pending notification)
+arrives; sendrec is a send and a receive of the reply as one atomic step
+(the caller accepts nothing but the reply, not even a notification);
+notify never blocks and coalesces: any number of notifications from one
+source before the destination receives arrive as one message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minixvm.errors import EDEADSRCDST, ELOCKED, ENOTREADY, ETRAPDENIED, OK
+from minixvm.include.com import ANY, NONE, NOTIFY_MESSAGE
+from minixvm.include.ipc import Message
+from minixvm.kernel.proc import (
+    NOTIFY,
+    RECEIVE,
+    RTS_RECEIVING,
+    RTS_SENDING,
+    SEND,
+    SENDNB,
+    SENDREC,
+    Proc,
+)
+
+if TYPE_CHECKING:
+    from minixvm.kernel.kernel import Kernel
+
+
+class IPC:
+    """The kernel's message-passing primitives."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        self.messages = 0
+        self.notifies = 0
+
+    # -- the traps ------------------------------------------------------------
+
+    def send(self, caller: Proc, dst_e: int, m: Message, nonblock: bool = False) -> int:
+        """Deliver ``m`` to ``dst_e``, blocking until it is taken."""
+        if r := self._trap_denied(caller, SENDNB if nonblock else SEND):
+            return r
+        r = self._send(caller, dst_e, m, nonblock=nonblock)
+        if r == OK and caller.rts_flags & RTS_SENDING:
+            self.k.sched.block(caller)
+            r = caller.ipc_result
+        return r
+
+    def receive(self, caller: Proc, src_e: int) -> tuple[int, Message | None]:
+        """Wait for a message from ``src_e`` (or ANY)."""
+        if r := self._trap_denied(caller, RECEIVE):
+            return r, None
+        return self._receive(caller, src_e, accept_notify=True)
+
+    def sendrec(self, caller: Proc, dst_e: int, m: Message) -> tuple[int, Message | None]:
+        """Send ``m`` and wait for the reply from the same process."""
+        if r := self._trap_denied(caller, SENDREC):
+            return r, None
+        r = self._send(caller, dst_e, m, nonblock=False)
+        if r != OK:
+            return r, None
+        caller.reply_pending = True
+        return self._receive(caller, dst_e, accept_notify=False)
+
+    def notify(self, caller: Proc, dst_e: int) -> int:
+        """Post a notification from ``caller``; never blocks."""
+        if r := self._trap_denied(caller, NOTIFY):
+            return r
+        return self.mini_notify(caller, dst_e)
+
+    def _trap_denied(self, caller: Proc, trap: int) -> int:
+        return OK if trap in caller.priv.traps else -ETRAPDENIED
+
+    # -- the mechanisms -------------------------------------------------------
+
+    def _send(self, caller: Proc, dst_e: int, m: Message, nonblock: bool) -> int:
+        dst = self.k.procs.isokendpt(dst_e)
+        if dst is None:
+            return -EDEADSRCDST
+        msg = m.copy()
+        msg.m_source = caller.endpoint
+        if self._willing(dst, caller):
+            self._deliver(dst, msg)
+            return OK
+        if nonblock:
+            return -ENOTREADY
+        if self.deadlock(SEND, caller, dst_e):
+            return -ELOCKED
+        caller.sendmsg = msg
+        caller.sendto_e = dst_e
+        caller.ipc_result = OK
+        dst.caller_q.append(caller)
+        self.k.sched.rts_set(caller, RTS_SENDING)
+        return OK
+
+    def _willing(self, dst: Proc, src: Proc) -> bool:
+        """Is ``dst`` blocked in a receive that accepts a message from ``src``?
+
+        A sendrec caller is not willing while its own message is still queued."""
+        return (
+            dst.rts_flags & (RTS_RECEIVING | RTS_SENDING) == RTS_RECEIVING
+            and dst.getfrom_e in (ANY, src.endpoint)
+        )
+
+    def _deliver(self, dst: Proc, msg: Message) -> None:
+        self.messages += 1
+        self.k.trace.message(msg, dst)
+        dst.delivered = msg
+        dst.ipc_result = OK
+        dst.getfrom_e = NONE
+        dst.reply_pending = False
+        self.k.sched.rts_unset(dst, RTS_RECEIVING)
+
+    def _receive(
+        self, caller: Proc, src_e: int, accept_notify: bool
+    ) -> tuple[int, Message | None]:
+        if src_e != ANY and self.k.procs.isokendpt(src_e) is None:
+            return -EDEADSRCDST, None
+        if accept_notify and (msg := self._take_notify(caller, src_e)):
+            self.k.trace.message(msg, caller)
+            return OK, msg
+        if sender := self._take_sender(caller, src_e):
+            msg = sender.sendmsg
+            assert msg is not None
+            sender.sendmsg = None
+            self.messages += 1
+            self.k.trace.message(msg, caller)
+            self._sender_done(sender)
+            caller.reply_pending = False
+            return OK, msg
+        if not caller.rts_flags & RTS_SENDING and self.deadlock(RECEIVE, caller, src_e):
+            caller.reply_pending = False
+            return -ELOCKED, None
+        caller.getfrom_e = src_e
+        caller.delivered = None
+        self.k.sched.rts_set(caller, RTS_RECEIVING)
+        self.k.sched.block(caller)
+        msg, caller.delivered = caller.delivered, None
+        return caller.ipc_result, msg
+
+    def _take_notify(self, caller: Proc, src_e: int) -> Message | None:
+        pending = caller.notify_pending
+        if not pending:
+            return None
+        if src_e == ANY:
+            nr = min(pending)
+        else:
+            src = self.k.procs.isokendpt(src_e)
+            if src is None or src.nr not in pending:
+                return None
+            nr = src.nr
+        pending.discard(nr)
+        return Message(NOTIFY_MESSAGE, m_source=self.k.procs.slot(nr).endpoint)
+
+    def _take_sender(self, caller: Proc, src_e: int) -> Proc | None:
+        for sender in caller.caller_q:
+            if src_e in (ANY, sender.endpoint):
+                caller.caller_q.remove(sender)
+                return sender
+        return None
+
+    def _sender_done(self, sender: Proc) -> None:
+        """The message of a blocked sender was taken; a sendrec caller stays
+        blocked receiving (it set RTS_RECEIVING before it blocked)."""
+        sender.sendto_e = NONE
+        self.k.sched.rts_unset(sender, RTS_SENDING)
+
+    def mini_notify(self, src: Proc, dst_e: int) -> int:
+        """Notify ``dst_e`` from ``src`` (a process or a kernel task)."""
+        dst = self.k.procs.isokendpt(dst_e)
+        if dst is None:
+            return -EDEADSRCDST
+        self.notifies += 1
+        if self._willing(dst, src) and not dst.reply_pending:
+            self._deliver(dst, Message(NOTIFY_MESSAGE, m_source=src.endpoint))
+        else:
+            dst.notify_pending.add(src.nr)
+        return OK
+
+    def deadlock(self, function: int, caller: Proc, src_dst_e: int) -> int:
+        """Size of the cycle of blocked processes ``caller`` would close, or 0.
+
+        A group of two in which one side sends and the other receives is a
+        rendezvous, not a deadlock.
+        """
+        group = 1
+        while src_dst_e != ANY:
+            xp = self.k.procs.isokendpt(src_dst_e)
+            if xp is None:
+                return 0
+            group += 1
+            if xp.rts_flags & RTS_SENDING:
+                src_dst_e = xp.sendto_e
+            elif xp.rts_flags & RTS_RECEIVING:
+                src_dst_e = xp.getfrom_e
+            else:
+                return 0
+            if src_dst_e == caller.endpoint:
+                caller_sends = function == SEND
+                xp_sends = bool(xp.rts_flags & RTS_SENDING)
+                if group == 2 and caller_sends != xp_sends:
+                    return 0
+                return group
+        return 0
+
+    # -- process death ----------------------------------------------------------
+
+    def clear(self, p: Proc) -> None:
+        """Undo every IPC relation of a process that is going away."""
+        sched = self.k.sched
+        if p.rts_flags & RTS_SENDING:
+            dst = self.k.procs.isokendpt(p.sendto_e)
+            if dst is not None and p in dst.caller_q:
+                dst.caller_q.remove(p)
+        for q in list(p.caller_q):
+            self._fail(q)
+        p.caller_q.clear()
+        p.notify_pending.clear()
+        for q in self.k.procs.live():
+            q.notify_pending.discard(p.nr)
+            if q.rts_flags & RTS_RECEIVING and q.getfrom_e == p.endpoint:
+                self._fail(q)
+        p.sendmsg = p.delivered = None
+        p.sendto_e = p.getfrom_e = NONE
+        p.reply_pending = False
+        sched.rts_unset(p, RTS_SENDING | RTS_RECEIVING)
+
+    def _fail(self, q: Proc) -> None:
+        q.ipc_result = -EDEADSRCDST
+        q.sendmsg = q.delivered = None
+        q.sendto_e = q.getfrom_e = NONE
+        q.reply_pending = False
+        self.k.sched.rts_unset(q, RTS_SENDING | RTS_RECEIVING)
+

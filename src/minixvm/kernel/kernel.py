@@ -1,0 +1,199 @@
+"""The microkernel: process table, scheduler, IPC, kernel calls, boot.
+
+The kernel owns the machine (RAM, MMU) but no memory policy: it builds the
+first page tables at boot, and after that asks VM for everything.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from minixvm.errors import KernelPanic
+from minixvm.include import arch
+from minixvm.include.com import NR_PROCS
+from minixvm.include.ipc import Message
+from minixvm.kernel.calls import KernelCalls
+from minixvm.kernel.clock import Clock
+from minixvm.kernel.ipc import IPC
+from minixvm.kernel.memory import KernelMemory
+from minixvm.kernel.proc import (
+    ALL_TRAPS,
+    RTS_PROC_STOP,
+    SYS_PROC,
+    TASK_Q,
+    Context,
+    Priv,
+    Proc,
+    ProcTable,
+)
+from minixvm.kernel.safemap import SafeMaps
+from minixvm.kernel.sched import Scheduler
+from minixvm.kernel.trace import Trace
+from minixvm.kernel.vmctl import VMCtl
+from minixvm.machine.mmu import MMU, PTE_G, PTE_P, PTE_PS, PTE_U, PTE_W
+from minixvm.machine.ram import PAGE_SIZE, RAM
+
+TASK_NAMES = {-5: "asyncm", -4: "idle", -3: "clock", -2: "system", -1: "kernel"}
+
+
+@dataclass(frozen=True)
+class BootProc:
+    """One entry of the boot image (MINIX kernel/table.c)."""
+
+    nr: int
+    name: str
+    entry: Callable[[Proc], Any]
+    priority: int
+    calls: frozenset[int]
+    traps: frozenset[int] = ALL_TRAPS
+    flags: int = SYS_PROC
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    """A boot process as the servers learn of it: where it was loaded."""
+
+    slot: int
+    name: str
+    base: int
+    image: int  # bytes of image at base; the rest up to size is heap and stack
+    size: int
+    system: bool
+
+
+@dataclass(frozen=True)
+class KernelInfo:
+    """What the servers learn from the kernel at boot (sys_getinfo GET_KINFO)."""
+
+    ram_size: int
+    nr_procs: int
+    kernel_pdes: tuple[tuple[int, int], ...]  # (PDE index, entry) mapped in every space
+    free_chunks: tuple[tuple[int, int], ...]  # (physical base, size) VM may use
+    boot_procs: tuple[BootInfo, ...]
+
+
+class Kernel:
+    """The kernel of one simulated machine."""
+
+    def __init__(
+        self,
+        ram: RAM,
+        console: Callable[[str], None],
+        trace: Trace | None = None,
+        nr_procs: int = NR_PROCS,
+    ) -> None:
+        self.ram = ram
+        self.mmu = MMU(ram)
+        self.console = console
+        self.trace = trace or Trace()
+        self.trace.kernel = self
+        self.procs = ProcTable(nr_procs)
+        self.clock = Clock()
+        self.sched = Scheduler(self)
+        self.ipc = IPC(self)
+        self.memory = KernelMemory(self)
+        self.vmctl = VMCtl(self)
+        self.calls = KernelCalls(self)
+        self.safemaps = SafeMaps(self)
+        self.cow_safecopy = True
+        self.panicked: str | None = None
+        self.pagedirs_pde = 0
+        self.boot_pagedir = 0
+        self.kinfo: KernelInfo | None = None
+        for nr, name in TASK_NAMES.items():
+            t = self.procs.slot(nr)
+            t.name, t.endpoint, t.rts_flags, t.priority = name, nr, RTS_PROC_STOP, TASK_Q
+            t.priv = Priv(flags=SYS_PROC, traps=ALL_TRAPS)
+
+    # -- boot -----------------------------------------------------------------
+
+    def boot(self, image: list[BootProc]) -> None:
+        """Build the kernel's page tables and start the boot processes."""
+        kernel_pdes = self._map_kernel()
+        chunks: list[tuple[int, int]] = []
+        base = arch.BOOT_AREA
+        boot_procs = []
+        size = (arch.BOOT_IMAGE_PAGES + arch.BOOT_PREALLOC_PAGES) * PAGE_SIZE
+        for entry in image:
+            if base + size > arch.BOOT_AREA_END:
+                raise ValueError("boot image does not fit in the boot area")
+            p = self.procs.slot(entry.nr)
+            p.name, p.endpoint, p.priority = entry.name, entry.nr, entry.priority
+            p.priv = Priv(flags=entry.flags, traps=entry.traps, calls=entry.calls)
+            p.context = Context(entry=entry.entry)
+            p.cr3 = self.boot_pagedir
+            p.boot_base, p.boot_image, p.boot_size = base, arch.BOOT_IMAGE_PAGES * PAGE_SIZE, size
+            self.ram.zero(base, size)
+            self.ram.write(base, entry.name.encode() + b"\0")
+            boot_procs.append(BootInfo(p.nr, p.name, base, p.boot_image, size, p.is_system))
+            p.rts_flags = 0
+            self.sched.queues[p.priority].append(p)
+            base += size
+        chunks.append((base, self.ram.size - base))
+        self.kinfo = KernelInfo(
+            ram_size=self.ram.size,
+            nr_procs=self.procs.nr_procs,
+            kernel_pdes=tuple(kernel_pdes),
+            free_chunks=tuple(chunks),
+            boot_procs=tuple(boot_procs),
+        )
+
+    def _map_kernel(self) -> list[tuple[int, int]]:
+        """Identity-map the kernel (supervisor only, global) and the boot area.
+
+        The first pages stay unmapped and the text is read-only; the kernel's
+        upper 4 MiB is one big page. Returns the PDEs every address space gets.
+        """
+        pagedir = self.boot_pagedir = arch.KERNEL_DATA
+        table = pagedir + PAGE_SIZE
+        self.ram.zero(pagedir, 2 * PAGE_SIZE)
+        for addr in range(arch.KERNEL_TEXT, arch.BIG_PAGE, PAGE_SIZE):
+            w = PTE_W if addr >= arch.KERNEL_DATA else 0
+            self.ram.write_u32(table + (addr >> 12) * 4, addr | PTE_P | w | PTE_G)
+        pdes = [
+            (0, table | PTE_P | PTE_W),
+            (1, arch.BIG_PAGE | PTE_P | PTE_W | PTE_PS | PTE_G),
+        ]
+        for index, value in pdes:
+            self.ram.write_u32(pagedir + index * 4, value)
+        boot = arch.BOOT_AREA
+        self.ram.write_u32(
+            pagedir + (boot >> 22) * 4, boot | PTE_P | PTE_W | PTE_U | PTE_PS | PTE_G
+        )
+        return pdes
+
+    # -- entry points for processes ---------------------------------------------
+
+    def kernel_call(self, call_nr: int, m: Message) -> int:
+        """Trap into the kernel for call ``call_nr`` on behalf of the running process."""
+        return self.calls.call(self.sched.caller(), call_nr, m)
+
+    # -- diagnostics ------------------------------------------------------------
+
+    def printf(self, fmt: str, *args: Any) -> None:
+        """Kernel console output (MINIX kprintf)."""
+        self.console(fmt % args if args else fmt)
+
+    def panic(self, fmt: str, *args: Any) -> NoReturn:
+        """Stop the system: print ``kernel panic: ...`` and a stack trace."""
+        msg = fmt % args if args else fmt
+        if self.panicked is None:
+            self.panicked = msg
+            self.printf("kernel panic: %s\n", msg)
+            frames = traceback.extract_stack()[:-1]
+            self.printf("kernel stacktrace: %s\n", " ".join(f.name for f in frames[-8:]))
+        raise KernelPanic(msg)
+
+    def blocked_summary(self) -> str:
+        """Who waits for what (for a halted system's error message)."""
+        users = [p for p in self.procs.live() if p.nr >= 0]
+        return ", ".join(f"{p.name}({p.endpoint}) {p.flags_text()}" for p in users)
+
+    def endpoint_name(self, e: int) -> str:
+        p = self.procs.isokendpt(e)
+        return p.name if p else f"?{e}"
+
+

@@ -1,0 +1,121 @@
+"""The kernel's access to process memory, and the CPU's.
+
+Two paths, both through the page tables in RAM:
+
+* kernel copies (vircopy, safecopy, grant-table reads) find the target's
+  page directory through the table of page directories VM installed at
+  PAGEDIRS_PDE, and on a missing or read-only page raise VMSuspend so the
+  call waits for VM (MINIX's vmcheck) and restarts;
+* a program's own loads and stores (``user_read``/``user_write``) are the
+  CPU: a failed translation is a page-fault trap handled by VM, after which
+  the access is retried.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minixvm.errors import EFAULT
+from minixvm.include.arch import PAGEDIRS_BASE
+from minixvm.include.com import VMPTYPE_CHECK
+from minixvm.kernel.exceptions import CallError, VMSuspend
+from minixvm.kernel.proc import Proc
+from minixvm.machine.mmu import PageFault
+
+if TYPE_CHECKING:
+    from minixvm.kernel.kernel import Kernel
+
+ADDR_LIMIT = 1 << 32
+
+
+class KernelMemory:
+    """Translation and copying of process virtual memory."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        self.mmu = kernel.mmu
+        self.ram = kernel.ram
+        # VM's page directory, through which the kernel sees the PAGEDIRS window.
+        self.pagedirs_cr3 = 0
+
+    def pagedir(self, p: Proc) -> int:
+        """Physical address of ``p``'s page directory, found the way the kernel
+        finds it: through the shared table of page directories."""
+        if self.pagedirs_cr3 and p.nr >= 0:
+            try:
+                return self.mmu.translate(
+                    self.pagedirs_cr3, PAGEDIRS_BASE + p.nr * 4096, write=False, user=False
+                )
+            except PageFault:
+                pass  # no directory of its own yet: the boot mapping
+        return p.cr3
+
+    def pieces(self, p: Proc, vaddr: int, n: int, write: bool) -> list[tuple[int, int]]:
+        """Physical pieces of ``p``'s [vaddr, vaddr+n) for a kernel copy.
+
+        Only user-accessible pages count (a process cannot make the kernel copy
+        kernel memory for it). A fault raises VMSuspend for the whole range.
+        """
+        pagedir = self.pagedir(p)
+        if vaddr < 0 or n < 0 or vaddr + n > ADDR_LIMIT or not pagedir:
+            raise CallError(EFAULT)
+        try:
+            return self.mmu.translate_range(pagedir, vaddr, n, write, True)
+        except PageFault:
+            raise VMSuspend(VMPTYPE_CHECK, p.endpoint, vaddr, n, write) from None
+
+    def read(self, p: Proc, vaddr: int, n: int) -> bytes:
+        """Kernel read of process memory."""
+        mv = self.ram.mv
+        return b"".join(mv[a : a + ln] for a, ln in self.pieces(p, vaddr, n, False))
+
+    def copy(self, src: Proc, src_addr: int, dst: Proc, dst_addr: int, n: int) -> None:
+        """Copy between two processes' virtual memory (both sides may suspend)."""
+        spieces = self.pieces(src, src_addr, n, False)
+        dpieces = self.pieces(dst, dst_addr, n, True)
+        copy_pieces(self.ram.mv, spieces, dpieces)
+
+    # -- the CPU ----------------------------------------------------------------
+
+    def user_pieces(self, p: Proc, vaddr: int, n: int, write: bool) -> list[tuple[int, int]]:
+        """Translate a program's own access, taking page faults until it succeeds."""
+        while True:
+            try:
+                if vaddr < 0 or vaddr + n > ADDR_LIMIT:
+                    raise PageFault(vaddr % ADDR_LIMIT, write, True, False)
+                return self.mmu.translate_range(p.cr3, vaddr, n, write, True)
+            except PageFault as fault:
+                self.k.vmctl.pagefault(p, fault)
+
+    def user_read(self, p: Proc, vaddr: int, n: int) -> bytes:
+        """A load by program ``p``."""
+        mv = self.ram.mv
+        return b"".join(mv[a : a + ln] for a, ln in self.user_pieces(p, vaddr, n, False))
+
+    def user_write(self, p: Proc, vaddr: int, data: bytes | bytearray | memoryview) -> None:
+        """A store by program ``p``."""
+        mv = self.ram.mv
+        src = memoryview(data).cast("B")
+        off = 0
+        for a, ln in self.user_pieces(p, vaddr, len(src), True):
+            mv[a : a + ln] = src[off : off + ln]
+            off += ln
+
+
+def copy_pieces(
+    mv: memoryview, src: list[tuple[int, int]], dst: list[tuple[int, int]]
+) -> None:
+    """Copy bytes described by two lists of physical pieces of equal total size."""
+    si = di = 0
+    soff = doff = 0
+    while si < len(src) and di < len(dst):
+        sa, sl = src[si]
+        da, dl = dst[di]
+        n = min(sl - soff, dl - doff)
+        mv[da + doff : da + doff + n] = mv[sa + soff : sa + soff + n]
+        soff += n
+        doff += n
+        if soff == sl:
+            si, soff = si + 1, 0
+        if doff == dl:
+            di, doff = di + 1, 0

@@ -1,0 +1,173 @@
+"""Process kernel calls: fork, exec, clear (exit), privctl, getinfo, times, diagctl."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minixvm.errors import EINVAL, OK
+from minixvm.include.com import (
+    GET_KINFO,
+    GET_WHOAMI,
+    NONE,
+    SYS_PRIV_ALLOW,
+    SYS_PRIV_DISALLOW,
+    SYS_PRIV_SET_SYS,
+    SYS_PRIV_SET_USER,
+)
+from minixvm.include.ipc import Message
+from minixvm.kernel.copy import endpoint_proc
+from minixvm.kernel.exceptions import CallError
+from minixvm.kernel.proc import (
+    ALL_TRAPS,
+    RTS_NO_PRIV,
+    RTS_RECEIVING,
+    RTS_SLOT_FREE,
+    SERVER_Q,
+    SYS_PROC,
+    USER_CALLS,
+    USER_Q,
+    USER_TRAPS,
+    Context,
+    Priv,
+    Proc,
+)
+
+if TYPE_CHECKING:
+    from minixvm.kernel.kernel import Kernel
+
+DIAG_MAX = 4096
+
+
+def do_fork(k: Kernel, caller: Proc, m: Message) -> int:
+    """SYS_FORK: copy process ``m.parent`` into free slot ``m.slot``; m.child_ep out.
+
+    The child starts where the parent will resume: blocked waiting for the
+    reply to the fork request, and (for a Python process) at the parent's
+    child entry point. Its address space is VM's business (cr3 stays 0
+    until VM sets it).
+    """
+    parent = k.procs.isokendpt(m.parent)
+    if parent is None or not 0 <= m.slot < k.procs.nr_procs:
+        raise CallError(EINVAL)
+    child = k.procs.slot(m.slot)
+    if (
+        child.alive
+        or not parent.rts_flags & RTS_RECEIVING
+        or parent.context is None
+        or parent.context.fork_entry is None
+    ):
+        raise CallError(EINVAL)
+    child.endpoint = k.procs.next_endpoint(child)
+    child.name = parent.name
+    # A system process's child is a user process until someone (RS) says otherwise.
+    child.priv = parent.priv.copy()
+    child.priority = parent.priority
+    if parent.is_system:
+        child.priv.flags, child.priv.traps, child.priv.calls = 0, USER_TRAPS, USER_CALLS
+        child.priority = USER_Q
+    child.context = parent.context.for_child()
+    child.cr3 = 0
+    child.getfrom_e = parent.getfrom_e
+    child.reply_pending = parent.reply_pending
+    child.rts_flags = RTS_RECEIVING
+    parent.context.fork_entry = None
+    m.child_ep = child.endpoint
+    return OK
+
+
+def do_exec(k: Kernel, caller: Proc, m: Message) -> int:
+    """SYS_EXEC: process ``m.endpoint`` starts a new program at ``m.entry``.
+
+    Its old execution is discarded (exec does not return), any wait for a
+    reply is cancelled, and it runs as soon as nothing else stops it.
+    """
+    p = endpoint_proc(k, caller, m.endpoint)
+    if not callable(m.entry):
+        raise CallError(EINVAL)
+    p.name = str(m.name)[:15]
+    p.context = Context(entry=m.entry, state=getattr(m, "state", None))
+    k.sched.drop_greenlet(p)
+    p.getfrom_e = NONE
+    p.reply_pending = False
+    p.delivered = None
+    k.sched.rts_unset(p, RTS_RECEIVING)
+    return OK
+
+
+def do_clear(k: Kernel, caller: Proc, m: Message) -> int:
+    """SYS_CLEAR: release the slot of an exiting process (PM, after VM freed it)."""
+    p = endpoint_proc(k, caller, m.endpoint)
+    if p.nr < 0 or p is caller:
+        raise CallError(EINVAL)
+    clear_proc(k, p)
+    return OK
+
+
+def clear_proc(k: Kernel, p: Proc) -> None:
+    """Make ``p``'s slot free; its endpoint stays to seed the next generation."""
+    k.ipc.clear(p)
+    k.vmctl.forget(p)
+    k.safemaps.forget_process(p)
+    k.sched.rts_set(p, RTS_SLOT_FREE)
+    k.sched.drop_greenlet(p)
+    p.rts_flags = RTS_SLOT_FREE
+    p.name = ""
+    p.priv = Priv()
+    p.context = None
+    p.cr3 = 0
+    p.sig_pending = 0
+    p.user_time = p.sys_time = 0
+
+
+def do_privctl(k: Kernel, caller: Proc, m: Message) -> int:
+    """SYS_PRIVCTL: set up or change a process's privileges."""
+    p = endpoint_proc(k, caller, m.endpoint)
+    req = m.request
+    if req == SYS_PRIV_ALLOW:
+        k.sched.rts_unset(p, RTS_NO_PRIV)
+    elif req == SYS_PRIV_DISALLOW:
+        k.sched.rts_set(p, RTS_NO_PRIV)
+    elif req == SYS_PRIV_SET_SYS:
+        p.priv = Priv(
+            flags=SYS_PROC, traps=ALL_TRAPS, calls=frozenset(m.calls),
+            grant_table=p.priv.grant_table, grant_entries=p.priv.grant_entries,
+        )
+        p.priority = SERVER_Q
+    elif req == SYS_PRIV_SET_USER:
+        p.priv = Priv(traps=USER_TRAPS, calls=USER_CALLS)
+        p.priority = USER_Q
+    else:
+        raise CallError(EINVAL)
+    return OK
+
+
+def do_getinfo(k: Kernel, caller: Proc, m: Message) -> int:
+    """SYS_GETINFO: who am I, or the kernel information VM needs at boot."""
+    if m.request == GET_WHOAMI:
+        m.name, m.endpoint, m.privflags = caller.name, caller.endpoint, caller.priv.flags
+    elif m.request == GET_KINFO:
+        m.kinfo = k.kinfo
+    else:
+        raise CallError(EINVAL)
+    return OK
+
+
+def do_times(k: Kernel, caller: Proc, m: Message) -> int:
+    """SYS_TIMES: a process's user and system ticks, and the uptime."""
+    p = endpoint_proc(k, caller, m.endpoint)
+    m.user_time, m.sys_time, m.uptime = p.user_time, p.sys_time, k.clock.ticks
+    return OK
+
+
+def do_abort(k: Kernel, caller: Proc, m: Message) -> int:
+    """SYS_ABORT: a process the system cannot live without gives up: stop everything."""
+    k.panic("%s(%d): %s", caller.name, caller.endpoint, m.reason)
+
+
+def do_diagctl(k: Kernel, caller: Proc, m: Message) -> int:
+    """SYS_DIAGCTL: a system process's printf, shown on the console."""
+    text = str(m.text)
+    if len(text) > DIAG_MAX:
+        raise CallError(EINVAL)
+    k.console(text)
+    return OK

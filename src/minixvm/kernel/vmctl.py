@@ -1,0 +1,144 @@
+"""The kernel's side of VM: page-fault traps, memory requests, SYS_VMCTL.
+
+A program that faults is blocked (RTS_PAGEFAULT) and queued; VM is
+notified, collects the fault with VMCTL_GET_PAGEFAULT, fixes the page
+tables and resumes the program with VMCTL_CLEAR_PAGEFAULT (or has it
+killed). A kernel call that needs memory made present is blocked
+(RTS_VMREQUEST) the same way, collected with VMCTL_MEMREQ_GET and
+answered with VMCTL_MEMREQ_REPLY; the call then restarts.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from minixvm.errors import EFAULT, EINVAL, ESRCH, OK
+from minixvm.include.com import (
+    SELF,
+    SYSTEM,
+    VM_PROC_NR,
+    VMCTL_CLEAR_PAGEFAULT,
+    VMCTL_FLUSHTLB,
+    VMCTL_GET_PAGEFAULT,
+    VMCTL_I386_PAGEDIRS,
+    VMCTL_MEMREQ_GET,
+    VMCTL_MEMREQ_REPLY,
+    VMCTL_SETADDRSPACE,
+)
+from minixvm.include.ipc import Message
+from minixvm.kernel.exceptions import CallError, VMSuspend
+from minixvm.kernel.proc import RTS_PAGEFAULT, RTS_VMREQUEST, Proc, VMRequest
+from minixvm.machine.mmu import PageFault
+
+if TYPE_CHECKING:
+    from minixvm.kernel.kernel import Kernel
+
+
+class VMCtl:
+    """Page-fault and memory-request queues between the kernel and VM."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        self.pagefaults: deque[Proc] = deque()
+        self.memreqs: deque[Proc] = deque()
+        self.faults = 0
+
+    def pagefault(self, p: Proc, fault: PageFault) -> None:
+        """The CPU trapped on ``p``'s access: block it until VM has dealt with it."""
+        if p.nr == VM_PROC_NR:
+            self.k.panic("page fault in VM at %#x", fault.vaddr)
+        self.faults += 1
+        self.k.trace.fault(p, fault.vaddr, fault.errcode)
+        p.pagefault = (fault.vaddr, fault.errcode)
+        self.pagefaults.append(p)
+        self.k.sched.rts_set(p, RTS_PAGEFAULT)
+        self._tell_vm()
+        self.k.sched.block(p)
+
+    def memreq(self, caller: Proc, req: VMSuspend) -> int:
+        """Suspend ``caller``'s kernel call until VM has handled ``req``; VM's answer."""
+        if caller.nr == VM_PROC_NR:
+            return -EFAULT
+        caller.vmrequest = VMRequest(
+            req.req_type, req.target, req.addr, req.length, req.write, req.ep2, req.addr2
+        )
+        self.memreqs.append(caller)
+        self.k.sched.rts_set(caller, RTS_VMREQUEST)
+        self._tell_vm()
+        self.k.sched.block(caller)
+        result = caller.vmrequest.result
+        caller.vmrequest = None
+        assert result is not None
+        return result
+
+    def _tell_vm(self) -> None:
+        vm = self.k.procs.slot(VM_PROC_NR)
+        self.k.ipc.mini_notify(self.k.procs.slot(SYSTEM), vm.endpoint)
+
+    def forget(self, p: Proc) -> None:
+        """Drop ``p``'s queued fault or request (it is going away)."""
+        if p in self.pagefaults:
+            self.pagefaults.remove(p)
+        if p in self.memreqs:
+            self.memreqs.remove(p)
+        p.pagefault = None
+        p.vmrequest = None
+
+    # -- SYS_VMCTL ----------------------------------------------------------------
+
+    def do_vmctl(self, caller: Proc, m: Message) -> int:
+        """SYS_VMCTL: VM's control of address spaces, faults and requests."""
+        param = m.param
+        if param == VMCTL_GET_PAGEFAULT:
+            return self._get_pagefault(m)
+        if param == VMCTL_MEMREQ_GET:
+            return self._memreq_get(m)
+        p = caller if m.who == SELF else self.k.procs.isokendpt(m.who)
+        if p is None:
+            raise CallError(EINVAL)
+        if param == VMCTL_CLEAR_PAGEFAULT:
+            if not p.rts_flags & RTS_PAGEFAULT:
+                raise CallError(EINVAL)
+            p.pagefault = None
+            self.k.sched.rts_unset(p, RTS_PAGEFAULT)
+        elif param == VMCTL_MEMREQ_REPLY:
+            if p.vmrequest is None or not p.rts_flags & RTS_VMREQUEST:
+                raise CallError(EINVAL)
+            p.vmrequest.result = m.value
+            self.k.sched.rts_unset(p, RTS_VMREQUEST)
+        elif param == VMCTL_SETADDRSPACE:
+            p.cr3 = m.value
+            self.k.mmu.flush(p.cr3)
+        elif param == VMCTL_FLUSHTLB:
+            self.k.mmu.flush(p.cr3)
+        elif param == VMCTL_I386_PAGEDIRS:
+            self.k.memory.pagedirs_cr3 = caller.cr3
+            self.k.pagedirs_pde = m.value
+        else:
+            raise CallError(EINVAL)
+        return OK
+
+    def _get_pagefault(self, m: Message) -> int:
+        if not self.pagefaults:
+            return -ESRCH
+        p = self.pagefaults.popleft()
+        assert p.pagefault is not None
+        m.who = p.endpoint
+        m.addr, m.errcode = p.pagefault
+        return OK
+
+    def _memreq_get(self, m: Message) -> int:
+        if not self.memreqs:
+            return -ESRCH
+        p = self.memreqs.popleft()
+        req = p.vmrequest
+        assert req is not None
+        m.requestor = p.endpoint
+        m.target = req.target
+        m.addr = req.addr
+        m.length = req.length
+        m.write = req.write
+        m.ep2 = req.ep2
+        m.addr2 = req.addr2
+        return req.req_type

@@ -1,0 +1,96 @@
+"""init: the ancestor of every program, and the starter of services.
+
+The System asks init to start programs (a queue it fills, then an interrupt
+from the kernel: a notification from HARDWARE). For each, init forks; the
+child execs the Python program image. A child asked to be a service first
+waits while init gives it system privileges (until RS exists, init is the
+service starter). PM notifies init when a child exits; init collects it
+and reports the status to the System.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from minixvm.errors import ECHILD, OK
+from minixvm.include.com import HARDWARE, INIT_PROC_NR, PM_PROC_NR, SYS_PRIV_SET_SYS
+from minixvm.include.ipc import Message
+from minixvm.include.pm import PM_EXEC, PM_EXIT, PM_FORK, PM_WAITPID
+from minixvm.include.signal import WNOHANG
+from minixvm.include.vm import VM_RS_SET_PRIV
+from minixvm.kernel.proc import Proc
+from minixvm.lib.sys import SysLib
+
+INIT_GO = 0x1F00  # a service child asks init to set it up
+
+
+@dataclass
+class SpawnRequest:
+    """A program the System wants started."""
+
+    image: int
+    name: str
+    service: bool
+    calls: frozenset[int]
+    pid: int = 0
+
+
+class Init:
+    """Process 1."""
+
+    def __init__(self, sys: SysLib, requests: deque[SpawnRequest],
+                 on_exit: Callable[[int, int], None]) -> None:
+        self.sys = sys
+        self.requests = requests
+        self.on_exit = on_exit
+        self.services: dict[int, SpawnRequest] = {}
+
+    def main(self) -> None:
+        while True:
+            r, m = self.sys.receive()
+            if r != OK or m is None:
+                continue
+            if m.m_source == HARDWARE:
+                while self.requests:
+                    self.spawn(self.requests.popleft())
+            elif m.m_source == PM_PROC_NR:
+                self.reap()
+            elif m.m_type == INIT_GO:
+                self.make_service(m)
+
+    def spawn(self, req: SpawnRequest) -> None:
+        """Fork a child that execs ``req``'s program."""
+        self.sys.set_fork_entry(lambda proc: self.child(proc, req))
+        reply = self.sys.taskcall(PM_PROC_NR, PM_FORK)
+        if reply.m_type != OK:
+            self.sys.printf("init: cannot start %s: fork failed (%d)\n", req.name, reply.m_type)
+            return
+        req.pid = reply.pid
+        if req.service:
+            self.services[reply.endpoint] = req
+
+    def child(self, proc: Proc, req: SpawnRequest) -> None:
+        """What a forked child of init runs: become a service if asked, then exec."""
+        sys = SysLib(self.sys.k, proc)
+        if req.service:
+            sys.taskcall(INIT_PROC_NR, INIT_GO)
+        reply = sys.taskcall(PM_PROC_NR, PM_EXEC, image=req.image, name=req.name)
+        sys.taskcall(PM_PROC_NR, PM_EXIT, status=127 if reply.m_type else 0)
+
+    def make_service(self, m: Message) -> None:
+        req = self.services.pop(m.m_source, None)
+        if req is not None:
+            self.sys.sys_privctl(m.m_source, SYS_PRIV_SET_SYS, req.calls)
+            self.sys.vm_call(VM_RS_SET_PRIV, endpoint=m.m_source)
+        self.sys.send(m.m_source, Message(OK))
+
+    def reap(self) -> None:
+        """Collect every child that has exited."""
+        while True:
+            reply = self.sys.taskcall(PM_PROC_NR, PM_WAITPID, pid=-1, options=WNOHANG)
+            if reply.m_type == -ECHILD or reply.m_type != OK or reply.pid == 0:
+                return
+            self.on_exit(reply.pid, reply.status)
+

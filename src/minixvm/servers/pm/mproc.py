@@ -1,0 +1,29 @@
+"""PM's process table (MINIX struct mproc)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+IN_USE = 0x01
+WAITING = 0x02
+ZOMBIE = 0x04
+EXITING = 0x08
+
+
+@dataclass(eq=False)
+class MProc:
+    """What PM knows of one process."""
+
+    slot: int
+    endpoint: int
+    pid: int
+    parent: int  # the parent's slot
+    name: str
+    flags: int = IN_USE
+    # The status a waiting parent gets (POSIX wait status).
+    status: int = 0
+    # A pending waitpid: which pid (-1: any) and with what options.
+    wait_pid: int = 0
+    wait_options: int = 0
+    # Is it a system process (its parent learns of a child's exit by notify)?
+    system: bool = False

@@ -1,0 +1,51 @@
+"""Signals (MINIX pm/signal.c): kill, and the kernel's signals.
+
+Python programs cannot catch signals: every signal takes its default
+action, which for all but SIGCHLD is to terminate the process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minixvm.errors import EINVAL, EPERM, ESRCH, OK
+from minixvm.include.com import NONE
+from minixvm.include.ipc import Message
+from minixvm.include.signal import _NSIG, SIGCHLD, W_EXITCODE
+from minixvm.servers.pm.forkexit import exit_proc, live
+from minixvm.servers.pm.mproc import MProc
+
+if TYPE_CHECKING:
+    from minixvm.servers.pm.main import PM
+
+IGNORED_BY_DEFAULT = frozenset({SIGCHLD})
+
+
+def do_kill(pm: PM, mp: MProc, m: Message) -> int:
+    """PM_KILL: send ``m.sig`` to process ``m.pid`` (0: only check it exists)."""
+    if not 0 <= m.sig < _NSIG or m.pid <= 0:
+        return -EINVAL
+    target = pm.by_pid(m.pid)
+    if target is None:
+        return -ESRCH
+    if target.system and not mp.system:
+        return -EPERM
+    if m.sig:
+        pm.sys.sys_kill(target.endpoint, m.sig)
+    return OK
+
+
+def do_ksig(pm: PM) -> None:
+    """The kernel has signals for processes: act on each."""
+    while True:
+        ep, sigmap = pm.sys.sys_getksig()
+        if ep == NONE:
+            return
+        mp = pm.by_endpoint(ep)
+        if mp is None or not live(mp):
+            continue
+        fatal = [s for s in range(1, _NSIG) if sigmap & (1 << s) and s not in IGNORED_BY_DEFAULT]
+        if fatal:
+            exit_proc(pm, mp, W_EXITCODE(0, fatal[0]))
+        else:
+            pm.sys.sys_endksig(ep)

@@ -1,0 +1,55 @@
+"""The console driver: DEV_WRITE requests, data fetched through a grant.
+
+Output goes to the System's console. The bytes are copied into TTY's own
+memory with safecopy before they are shown, as a real driver copies them
+into its output queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from minixvm.errors import EINVAL, OK
+from minixvm.include.dev import DEV_WRITE
+from minixvm.include.ipc import Message
+from minixvm.include.vm import MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE, VM_MMAP
+from minixvm.lib.sys import SysLib
+
+BUF_SIZE = 4096
+
+
+class TTY:
+    """The console."""
+
+    def __init__(self, sys: SysLib, console: Callable[[str], None]) -> None:
+        self.sys = sys
+        self.console = console
+        self.buf = 0
+
+    def main(self) -> None:
+        while True:
+            r, m = self.sys.receive()
+            if r != OK or m is None or m.m_type & 0x1000:
+                continue
+            m.m_type = self.do_write(m) if m.m_type == DEV_WRITE else -EINVAL
+            self.sys.send(m.m_source, m)
+
+    def do_write(self, m: Message) -> int:
+        """Copy ``m.count`` bytes from the caller's grant and show them."""
+        if m.count < 0:
+            return -EINVAL
+        if not self.buf:
+            reply = self.sys.vm_call(VM_MMAP, addr=0, len=BUF_SIZE, prot=PROT_READ | PROT_WRITE,
+                                     flags=MAP_ANON | MAP_PRIVATE, fd=-1, offset=0)
+            if reply.m_type != OK:
+                return reply.m_type
+            self.buf = reply.retaddr
+        done = 0
+        while done < m.count:
+            n = min(BUF_SIZE, m.count - done)
+            r = self.sys.sys_safecopyfrom(m.m_source, m.grant, done, self.buf, n)
+            if r != OK:
+                return r
+            self.console(self.sys.mem_read(self.buf, n).decode(errors="replace"))
+            done += n
+        return done

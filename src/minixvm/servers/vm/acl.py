@@ -1,0 +1,65 @@
+"""Which VM requests each process may make (MINIX vm/acl.c).
+
+A request outside the caller's set is answered with ENOSYS, as MINIX does.
+"""
+
+from __future__ import annotations
+
+from minixvm.include.com import (
+    INIT_PROC_NR,
+    MEM_PROC_NR,
+    PM_PROC_NR,
+    RS_PROC_NR,
+    TTY_PROC_NR,
+    VFS_PROC_NR,
+)
+from minixvm.include.vm import (
+    VM_BRK,
+    VM_EXIT,
+    VM_FORGETBLOCK,
+    VM_FORGETBLOCKS,
+    VM_FORK,
+    VM_GETPHYS,
+    VM_GETREF,
+    VM_INFO,
+    VM_MAP_PHYS,
+    VM_MMAP,
+    VM_MUNMAP,
+    VM_MUNMAP_TEXT,
+    VM_PROCCTL,
+    VM_REMAP,
+    VM_RS_SET_PRIV,
+    VM_SHM_UNMAP,
+    VM_UNMAP_PHYS,
+    VM_WILLEXIT,
+    VM_YIELDBLOCKGETBLOCK,
+)
+
+VM_BASIC_CALLS = frozenset({
+    VM_MMAP, VM_MUNMAP, VM_MUNMAP_TEXT, VM_MAP_PHYS, VM_UNMAP_PHYS, VM_FORGETBLOCK,
+    VM_FORGETBLOCKS, VM_YIELDBLOCKGETBLOCK, VM_INFO,
+})
+
+# Shared memory is brokered by system processes (MINIX: the IPC server).
+SERVICE_CALLS = VM_BASIC_CALLS | {VM_REMAP, VM_SHM_UNMAP, VM_GETPHYS, VM_GETREF}
+
+# PM also execs Python program images (it is their exec caller), hence
+# PROCCTL; init starts services (it is the service starter), hence RS_SET_PRIV.
+_EXTRA = {
+    PM_PROC_NR: {VM_EXIT, VM_FORK, VM_BRK, VM_WILLEXIT, VM_PROCCTL},
+    RS_PROC_NR: {VM_PROCCTL, VM_RS_SET_PRIV},
+    VFS_PROC_NR: {VM_PROCCTL},
+    INIT_PROC_NR: {VM_RS_SET_PRIV},
+}
+
+# Drivers that may map physical memory directly.
+MAP_PHYS_SLOTS = frozenset({MEM_PROC_NR, TTY_PROC_NR})
+
+# Who may mmap on behalf of another process (MAP_THIRDPARTY) or ask for
+# uninitialized memory: the exec callers.
+THIRDPARTY_SLOTS = frozenset({PM_PROC_NR, RS_PROC_NR, VFS_PROC_NR})
+
+
+def boot_acl(slot: int, system: bool) -> frozenset[int]:
+    """The calls a boot process may make."""
+    return (SERVICE_CALLS if system else VM_BASIC_CALLS) | _EXTRA.get(slot, set())

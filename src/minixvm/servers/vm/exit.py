@@ -1,0 +1,82 @@
+"""Process teardown: VM_WILLEXIT, VM_EXIT and VM_PROCCTL (MINIX exit.c)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minixvm.errors import EINVAL, ENOMEM, OK
+from minixvm.include.com import VMCTL_SETADDRSPACE
+from minixvm.include.ipc import Message
+from minixvm.include.vm import VMPPARAM_CLEAR, VMPPARAM_HANDLEMEM
+from minixvm.servers.vm import yielded
+from minixvm.servers.vm.acl import SERVICE_CALLS
+from minixvm.servers.vm.pagetable import pt_bind, pt_free, pt_new
+from minixvm.servers.vm.region import map_free_proc, map_handle_memory
+from minixvm.servers.vm.slab import NoMemory
+from minixvm.servers.vm.vmproc import VMF_EXITING
+
+if TYPE_CHECKING:
+    from minixvm.servers.vm.main import VM
+    from minixvm.servers.vm.vmproc import VMProc
+
+
+def do_willexit(vm: VM, m: Message) -> int:
+    """VM_WILLEXIT (from PM): the process is on its way out."""
+    vmp = vm.proc(m.endpoint)
+    if vmp is None:
+        return -EINVAL
+    vmp.flags |= VMF_EXITING
+    return OK
+
+
+def do_exit(vm: VM, m: Message) -> int:
+    """VM_EXIT (from PM, after VM_WILLEXIT): free everything the process had."""
+    vmp = vm.proc(m.endpoint)
+    if vmp is None or not vmp.flags & VMF_EXITING:
+        return -EINVAL
+    clear_proc(vm, vmp)
+    pt_bind(vm, None, vmp.slot)
+    vm.sys.sys_vmctl(vmp.endpoint, VMCTL_SETADDRSPACE, 0)
+    pt_free(vm, vmp.pt)
+    del vm.procs[vmp.slot]
+    vm.stats.exits += 1
+    return OK
+
+
+def clear_proc(vm: VM, vmp: VMProc) -> None:
+    """Free every region and yielded block of a process."""
+    map_free_proc(vm, vmp)
+    yielded.free_yielded_proc(vm, vmp)
+    vmp.region_top = 0
+
+
+def do_procctl(vm: VM, m: Message) -> int:
+    """VM_PROCCTL (exec callers): CLEAR a process for a new image (all memory
+    freed, a fresh page table), or HANDLEMEM: make a range of it present."""
+    vmp = vm.proc(m.who)
+    if vmp is None:
+        return -EINVAL
+    if m.param == VMPPARAM_HANDLEMEM:
+        return map_handle_memory(vm, vmp, m.addr, m.len, bool(m.write))
+    if m.param != VMPPARAM_CLEAR:
+        return -EINVAL
+    try:
+        pt = pt_new(vm)
+    except NoMemory:
+        return -ENOMEM
+    clear_proc(vm, vmp)
+    old, vmp.pt = vmp.pt, pt
+    pt_bind(vm, pt, vmp.slot)
+    vm.sys.sys_vmctl(vmp.endpoint, VMCTL_SETADDRSPACE, pt.dir)
+    pt_free(vm, old)
+    return OK
+
+
+def do_rs_set_priv(vm: VM, m: Message) -> int:
+    """VM_RS_SET_PRIV (the service starter): ``m.endpoint`` is a system process now."""
+    vmp = vm.proc(m.endpoint)
+    if vmp is None:
+        return -EINVAL
+    vmp.system = True
+    vmp.acl = vmp.acl | SERVICE_CALLS
+    return OK

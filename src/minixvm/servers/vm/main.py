@@ -1,0 +1,251 @@
+"""The VM server: boot-time takeover, the request loop, and shared helpers.
+
+VM receives requests from processes (VM_MMAP, VM_FORK, ...) and
+notifications from the kernel (page faults, memory requests of kernel
+calls). After each request it flushes the TLBs of the address spaces it
+changed and, with sanity checking on, verifies every invariant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from minixvm.errors import EDONTREPLY, ENOSYS, OK
+from minixvm.include import vm as vmc
+from minixvm.include.arch import PAGEDIRS_PDE
+from minixvm.include.com import (
+    _ENDPOINT_P,
+    NOTIFY_MESSAGE,
+    SELF,
+    SYSTEM,
+    VM_PROC_NR,
+    VMCTL_FLUSHTLB,
+    VMCTL_I386_PAGEDIRS,
+    VMCTL_SETADDRSPACE,
+)
+from minixvm.include.ipc import Message
+from minixvm.kernel.kernel import BootInfo, KernelInfo
+from minixvm.lib.sys import SysLib
+from minixvm.machine.ram import PAGE_SIZE, RAM
+from minixvm.servers.vm import (
+    brk,
+    exit,
+    fork,
+    info,
+    mmap,
+    pagefaults,
+    sanity,
+    yielded,
+)
+from minixvm.servers.vm.acl import MAP_PHYS_SLOTS, boot_acl
+from minixvm.servers.vm.alloc import PageAllocator
+from minixvm.servers.vm.memtype.anon import anon
+from minixvm.servers.vm.pagetable import pt_bind, pt_new
+from minixvm.servers.vm.region import VR_WRITABLE, map_new_physblock, map_page_region
+from minixvm.servers.vm.slab import NoMemory, Slab
+from minixvm.servers.vm.vmproc import VMProc
+
+SUSPEND = -EDONTREPLY
+
+Handler = Callable[["VM", Message], int]
+
+CALLS: dict[int, Handler] = {
+    vmc.VM_EXIT: exit.do_exit,
+    vmc.VM_WILLEXIT: exit.do_willexit,
+    vmc.VM_PROCCTL: exit.do_procctl,
+    vmc.VM_FORK: fork.do_fork,
+    vmc.VM_BRK: brk.do_brk,
+    vmc.VM_MMAP: mmap.do_mmap,
+    vmc.VM_MUNMAP: mmap.do_munmap,
+    vmc.VM_MUNMAP_TEXT: mmap.do_munmap,
+    vmc.VM_MAP_PHYS: mmap.do_map_phys,
+    vmc.VM_UNMAP_PHYS: mmap.do_unmap_phys,
+    vmc.VM_REMAP: mmap.do_remap,
+    vmc.VM_SHM_UNMAP: mmap.do_shm_unmap,
+    vmc.VM_GETPHYS: mmap.do_get_phys,
+    vmc.VM_GETREF: mmap.do_get_refcount,
+    vmc.VM_INFO: info.do_info,
+    vmc.VM_RS_SET_PRIV: exit.do_rs_set_priv,
+    vmc.VM_YIELDBLOCKGETBLOCK: yielded.do_yieldblockgetblock,
+    vmc.VM_FORGETBLOCK: yielded.do_forgetblock,
+    vmc.VM_FORGETBLOCKS: yielded.do_forgetblocks,
+}
+
+
+@dataclass
+class VMStats:
+    """Counters VM keeps while it runs."""
+
+    requests: int = 0
+    pagefaults: int = 0
+    demand_zero: int = 0
+    cow_breaks: int = 0
+    kernel_requests: int = 0
+    sigsegv: int = 0
+    forks: int = 0
+    exits: int = 0
+    yields: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_forgotten: int = 0
+    sanity_checks: int = 0
+
+
+class VM:
+    """The memory manager."""
+
+    def __init__(self, sys: SysLib, ram: RAM, sanity_checks: bool = False) -> None:
+        self.sys = sys
+        self.ram = ram
+        self.sanity_checks = sanity_checks
+        self.stats = VMStats()
+        self.procs: dict[int, VMProc] = {}
+        self.own_pages: set[int] = set()
+        self.pagedirs_table = 0
+        self.kinfo: KernelInfo | None = None
+        self._region_ids = 0
+        self._dirty: dict[int, VMProc] = {}
+        self.alloc = PageAllocator(reclaim=lambda pages: yielded.free_yielded(self, pages))
+        self.slab = Slab(self._slab_page, self.free_own_page)
+        self.slab.checking = sanity_checks
+        self.lru = yielded.YieldedLRU()
+
+    # -- the server -------------------------------------------------------------
+
+    def main(self) -> None:
+        """Take over memory management, then serve requests forever."""
+        self.init()
+        while True:
+            r, m = self.sys.receive()
+            if r != OK or m is None:
+                continue
+            if m.m_type == NOTIFY_MESSAGE:
+                if m.m_source == SYSTEM:
+                    pagefaults.do_pagefaults(self)
+                    pagefaults.do_memory(self)
+                    self.request_done()
+                continue
+            result = self.dispatch(m)
+            self.request_done()
+            if result != SUSPEND:
+                m.m_type = result
+                self.sys.send(m.m_source, m)
+
+    def dispatch(self, m: Message) -> int:
+        """Check the caller's rights and run the request's handler."""
+        self.stats.requests += 1
+        handler = CALLS.get(m.m_type)
+        caller = self.proc(m.m_source)
+        if handler is None or caller is None or m.m_type not in caller.acl:
+            return -ENOSYS
+        return handler(self, m)
+
+    def request_done(self) -> None:
+        """Make page-table changes visible, and check everything if asked to."""
+        for vmp in self._dirty.values():
+            self.sys.sys_vmctl(vmp.endpoint, VMCTL_FLUSHTLB)
+        self._dirty.clear()
+        if self.sanity_checks:
+            self.stats.sanity_checks += 1
+            sanity.vm_sanity_check(self)
+
+    # -- boot ---------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Get memory from the kernel and give every boot process (VM too) its
+        own address space, freeing the heap and stack they were preallocated."""
+        kinfo = self.kinfo = self.sys.sys_getkinfo()
+        for base, size in kinfo.free_chunks:
+            self.alloc.add_free(base // PAGE_SIZE, size // PAGE_SIZE)
+        self.pagedirs_table = self.alloc_own_page()
+        for b in sorted(kinfo.boot_procs, key=lambda b: b.slot != VM_PROC_NR):
+            self.take_over(b)
+        self.sys.sys_vmctl(SELF, VMCTL_I386_PAGEDIRS, PAGEDIRS_PDE)
+        self.request_done()
+
+    def take_over(self, b: BootInfo) -> None:
+        """Give a boot process a page table of its own: its image stays where
+        it is, mapped at the same address; its preallocated heap and stack go
+        back to free memory."""
+        vmp = VMProc(b.slot, b.slot, pt_new(self), boot_acl(b.slot, b.system))
+        vmp.map_phys_ok = b.slot in MAP_PHYS_SLOTS
+        vmp.system = b.system
+        self.procs[b.slot] = vmp
+        region = map_page_region(self, vmp, b.base, 0, b.image, VR_WRITABLE, anon)
+        assert region is not None
+        map_new_physblock(self, region, 0, b.image, phys=b.base)
+        self.free_mem(b.base + b.image, b.size - b.image)
+        pt_bind(self, vmp.pt, b.slot)
+        self.sys.sys_vmctl(vmp.endpoint, VMCTL_SETADDRSPACE, vmp.pt.dir)
+
+    # -- processes ------------------------------------------------------------------
+
+    def proc(self, endpoint: int) -> VMProc | None:
+        """The live VMProc for an endpoint."""
+        vmp = self.procs.get(_ENDPOINT_P(endpoint))
+        return vmp if vmp is not None and vmp.endpoint == endpoint else None
+
+    @staticmethod
+    def is_system(vmp: VMProc) -> bool:
+        return vmp.system
+
+    def new_region_id(self) -> int:
+        self._region_ids += 1
+        return self._region_ids
+
+    def tlb_dirty(self, vmp: VMProc) -> None:
+        """``vmp``'s page table changed: flush its TLB before it runs again."""
+        self._dirty[vmp.slot] = vmp
+
+    def flush_self(self) -> None:
+        """VM's own view (the table of page directories) changed."""
+        self.sys.sys_vmctl(SELF, VMCTL_FLUSHTLB)
+
+    def trace(self, kind: str, endpoint: int, text: str) -> None:
+        """A line in the system trace about process ``endpoint``."""
+        trace = self.sys.k.trace
+        if trace.enabled:
+            trace.emit(kind, f"{trace.who(endpoint)} {text}")
+
+    # -- physical memory --------------------------------------------------------------
+
+    def alloc_mem(self, nbytes: int, flags: int = 0) -> list[tuple[int, int]]:
+        """Physical memory for ``nbytes``, as (address, size) pieces (raises NoMemory)."""
+        pieces = self.alloc.alloc_mem_in_list(nbytes // PAGE_SIZE, flags)
+        if pieces is None:
+            raise NoMemory()
+        return [(page * PAGE_SIZE, n * PAGE_SIZE) for page, n in pieces]
+
+    def free_mem(self, phys: int, nbytes: int) -> None:
+        self.alloc.free_mem(phys // PAGE_SIZE, nbytes // PAGE_SIZE)
+
+    def free_pieces(self, pieces: list[tuple[int, int]]) -> None:
+        for addr, size in pieces:
+            self.free_mem(addr, size)
+
+    def alloc_own_page(self) -> int:
+        """A cleared page for VM's own use: page tables (raises NoMemory)."""
+        page = self.alloc.alloc_mem(1)
+        if page is None:
+            raise NoMemory()
+        phys = page * PAGE_SIZE
+        self.clear_phys(phys, PAGE_SIZE)
+        self.own_pages.add(phys)
+        return phys
+
+    def free_own_page(self, phys: int) -> None:
+        self.own_pages.discard(phys)
+        self.free_mem(phys, PAGE_SIZE)
+
+    def _slab_page(self) -> int | None:
+        try:
+            return self.alloc_own_page()
+        except NoMemory:
+            return None
+
+    def clear_phys(self, phys: int, nbytes: int) -> None:
+        self.sys.sys_memset(0, phys, nbytes)
+
+    def copy_phys(self, dst: int, src: int, nbytes: int) -> None:
+        self.sys.sys_physcopy(src, dst, nbytes)

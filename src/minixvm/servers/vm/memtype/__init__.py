@@ -1,0 +1,49 @@
+"""Memory types: what a region's memory is, as one small protocol.
+
+Region code calls only these hooks, so a new type needs no change there
+(MINIX HEAD's struct mem_type). One class per file: anon (demand-zero,
+copy-on-write), directphys (fixed physical memory), shared (another
+process's shared anonymous region).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from minixvm.errors import EINVAL
+
+if TYPE_CHECKING:
+    from minixvm.servers.vm.main import VM
+    from minixvm.servers.vm.pb import PhysBlock, PhysRegion
+    from minixvm.servers.vm.region import Region
+
+
+class MemType:
+    """The hooks every memory type provides; the defaults suit most types."""
+
+    name = "?"
+
+    def pagefault(self, vm: VM, region: Region, offset: int, write: bool) -> int:
+        """Make the page at ``offset`` present (and writable if ``write``):
+        OK or -errno; raises NoMemory."""
+        raise NotImplementedError
+
+    def writable(self, pr: PhysRegion) -> bool:
+        """May the process write this memory without a fault?"""
+        raise NotImplementedError
+
+    def free_block(self, vm: VM, pb: PhysBlock) -> None:
+        """The last reference to ``pb`` is gone: give its memory back."""
+        vm.free_mem(pb.phys, pb.length)
+
+    def fork_block(self, vm: VM, pr: PhysRegion, child: Region) -> None:
+        """Give the forked ``child`` region this block (raises NoMemory)."""
+        raise NotImplementedError
+
+    def split_param(self, param: Any, delta: int) -> Any:
+        """The type parameter of a region that starts ``delta`` bytes later."""
+        return param
+
+    def resize(self, vm: VM, region: Region, length: int) -> int:
+        """Grow or shrink the region to ``length`` bytes (brk): OK or -errno."""
+        return -EINVAL

@@ -1,0 +1,169 @@
+"""Physical blocks and the phys_regions that share them (MINIX pb.c).
+
+A PhysBlock is a run of physical pages; every region page range that maps
+it holds a PhysRegion linked into the block's sharer list, and the
+block's refcount is the length of that list. When the last sharer goes the
+block's memory type frees the memory; when only one is left, that one may
+become writable again (the end of a copy-on-write or a grant mapping).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minixvm.servers.vm.pagetable import pt_writemap
+from minixvm.servers.vm.slab import NoMemory, SlabObject, use
+
+if TYPE_CHECKING:
+    from minixvm.servers.vm.main import VM
+    from minixvm.servers.vm.memtype import MemType
+    from minixvm.servers.vm.region import Region
+
+# How a block with several sharers is shared.
+PBSH_COW = 1  # copy-on-write: nobody may write, a write clones
+PBSH_SMAP = 2  # mapped through a grant: writes are seen by every sharer
+
+
+class PhysBlock(SlabObject):
+    """Physical memory [phys, phys+length) and who maps it."""
+
+    __slots__ = ("phys", "length", "refcount", "sharers", "share_flag", "memtype")
+    SLAB_SIZE = 24
+
+    def __init__(self, phys: int, length: int, memtype: MemType) -> None:
+        super().__init__()
+        self.phys = phys
+        self.length = length
+        self.refcount = 0
+        self.sharers: list[PhysRegion] = []
+        self.share_flag = 0
+        self.memtype = memtype
+
+    def __repr__(self) -> str:
+        return f"<PhysBlock {self.phys:#x}+{self.length:#x} ref={self.refcount}>"
+
+
+class PhysRegion(SlabObject):
+    """One region's use of a block, at ``offset`` in the region."""
+
+    __slots__ = ("ph", "parent", "offset", "ro_map")
+    SLAB_SIZE = 24
+
+    def __init__(self, ph: PhysBlock, parent: Region, offset: int, ro_map: bool) -> None:
+        super().__init__()
+        self.ph = ph
+        self.parent = parent
+        self.offset = offset
+        # A read-only grant mapping (safemap without write): never writable here.
+        self.ro_map = ro_map
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.ph.length
+
+    def __repr__(self) -> str:
+        return f"<PhysRegion +{self.offset:#x} {self.ph!r}>"
+
+
+def pb_new(vm: VM, phys: int, length: int, memtype: MemType) -> PhysBlock:
+    """A new block with no sharers yet (raises NoMemory)."""
+    pb = PhysBlock(phys, length, memtype)
+    vm.slab.alloc(pb)
+    return pb
+
+
+def pb_link(vm: VM, region: Region, offset: int, pb: PhysBlock, ro_map: bool = False) -> PhysRegion:
+    """Make ``region`` map ``pb`` at ``offset`` (raises NoMemory)."""
+    pr = PhysRegion(pb, region, offset, ro_map)
+    vm.slab.alloc(pr)
+    pr_attach(pr)
+    return pr
+
+
+def pr_attach(pr: PhysRegion) -> None:
+    """Link an allocated phys_region into its region and its block's sharers."""
+    pb = pr.ph
+    pr.parent.phys.insert(pr.offset, pr)
+    with use(pb):
+        pb.sharers.append(pr)
+        pb.refcount += 1
+
+
+def new_blocks(
+    vm: VM, region: Region, offset: int, pieces: list[tuple[int, int]], memtype: MemType
+) -> list[PhysRegion]:
+    """Blocks for physical ``pieces`` laid out from ``offset`` of ``region``,
+    each with its (not yet attached) phys_region; raises NoMemory having
+    allocated nothing."""
+    made: list[PhysRegion] = []
+    try:
+        for addr, size in pieces:
+            pb = pb_new(vm, addr, size, memtype)
+            pr = PhysRegion(pb, region, offset, False)
+            try:
+                vm.slab.alloc(pr)
+            except NoMemory:
+                vm.slab.free(pb)
+                raise
+            made.append(pr)
+            offset += size
+    except NoMemory:
+        for pr in made:
+            vm.slab.free(pr.ph)
+            vm.slab.free(pr)
+        raise
+    return made
+
+
+def pb_unlink(vm: VM, pr: PhysRegion) -> None:
+    """Drop ``pr``'s reference: free the block at refcount 0; a sole
+    remaining sharer gets its mapping rewritten (it may be writable now)."""
+    pb = pr.ph
+    pr.parent.phys.remove(pr.offset)
+    with use(pb):
+        pb.sharers.remove(pr)
+        pb.refcount -= 1
+        if pb.refcount <= 1:
+            pb.share_flag = 0
+    vm.slab.free(pr)
+    if pb.refcount == 0:
+        pb.memtype.free_block(vm, pb)
+        vm.slab.free(pb)
+    elif pb.refcount == 1:
+        map_ph_writept(vm, pb.sharers[0])
+
+
+def pb_split(vm: VM, pb: PhysBlock, at: int) -> PhysBlock:
+    """Cut ``pb`` at byte ``at``: it keeps the head; the returned block, the
+    tail, is linked by every sharer at the matching offset (raises NoMemory
+    before changing anything if the bookkeeping cannot be allocated)."""
+    tail = pb_new(vm, pb.phys + at, pb.length - at, pb.memtype)
+    made: list[PhysRegion] = []
+    try:
+        for pr in pb.sharers:
+            npr = PhysRegion(tail, pr.parent, pr.offset + at, pr.ro_map)
+            vm.slab.alloc(npr)
+            made.append(npr)
+    except NoMemory:
+        for npr in made:
+            vm.slab.free(npr)
+        vm.slab.free(tail)
+        raise
+    with use(tail):
+        tail.refcount = len(made)
+        tail.sharers = made
+        tail.share_flag = pb.share_flag
+    with use(pb):
+        pb.length = at
+    for pr in made:
+        pr.parent.phys.insert(pr.offset, pr)
+    return tail
+
+
+def map_ph_writept(vm: VM, pr: PhysRegion) -> None:
+    """Write the page-table entries for ``pr``, writable as its memory type says."""
+    region = pr.parent
+    vmp = region.parent
+    pt_writemap(vm, vmp.pt, region.vaddr + pr.offset, pr.ph.phys, pr.ph.length,
+                region.memtype.writable(pr))
+    vm.tlb_dirty(vmp)

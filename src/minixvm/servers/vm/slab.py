@@ -1,0 +1,140 @@
+"""VM's slab allocator for its own bookkeeping objects, with USE() locking.
+
+Objects of one class share slab pages of real physical memory (so VM's
+bookkeeping shows up in the memory accounting, and can run out). With
+sanity checking on, every slab object is locked: a write to it outside
+``with use(obj):`` raises SlabLockError (MINIX maps slab pages read-only in
+VM's page table and unlocks one object at a time with USE()). At most one
+object per slab page may be unlocked at once, and ``use`` does not nest on
+the same page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from minixvm.machine.ram import PAGE_SIZE
+
+
+class SlabLockError(RuntimeError):
+    """A slab object was written outside use()."""
+
+
+class NoMemory(Exception):
+    """The slab could not get a page for a new object."""
+
+
+class SlabPage:
+    """One page of objects of one size class."""
+
+    __slots__ = ("phys", "capacity", "objects", "unlocked")
+
+    def __init__(self, phys: int, capacity: int) -> None:
+        self.phys = phys
+        self.capacity = capacity
+        self.objects = 0
+        self.unlocked: SlabObject | None = None
+
+
+class SlabObject:
+    """Base of every object VM allocates from its slab.
+
+    ``SLAB_SIZE`` is the size of the matching MINIX C struct: it decides how
+    many objects share a page.
+    """
+
+    __slots__ = ("_slab", "_page", "_unlocked")
+    SLAB_SIZE: ClassVar[int] = 32
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_slab", None)
+        object.__setattr__(self, "_page", None)
+        object.__setattr__(self, "_unlocked", False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        slab = self._slab
+        if slab is not None and slab.checking and not self._unlocked:
+            raise SlabLockError(
+                f"write of {type(self).__name__}.{name} outside use(): VM bookkeeping "
+                "must be unlocked first"
+            )
+        object.__setattr__(self, name, value)
+
+
+class Slab:
+    """Size-class pages for SlabObjects; ``get_page``/``free_page`` talk physical pages."""
+
+    def __init__(
+        self, get_page: Callable[[], int | None], free_page: Callable[[int], None]
+    ) -> None:
+        self._get_page = get_page
+        self._free_page = free_page
+        self.checking = False
+        self._pages: dict[type, list[SlabPage]] = {}
+        # Per class, the pages with room left (the last one is used first).
+        self._partial: dict[type, list[SlabPage]] = {}
+
+    def alloc(self, obj: SlabObject) -> None:
+        """Give ``obj`` a place in a slab page (raises NoMemory)."""
+        partial = self._partial.setdefault(type(obj), [])
+        if not partial:
+            phys = self._get_page()
+            if phys is None:
+                raise NoMemory()
+            page = SlabPage(phys, max(1, PAGE_SIZE // obj.SLAB_SIZE))
+            self._pages.setdefault(type(obj), []).append(page)
+            partial.append(page)
+        page = partial[-1]
+        page.objects += 1
+        if page.objects == page.capacity:
+            partial.pop()
+        object.__setattr__(obj, "_slab", self)
+        object.__setattr__(obj, "_page", page)
+
+    def free(self, obj: SlabObject) -> None:
+        """Return ``obj``'s place; an empty page goes back to the allocator."""
+        page = obj._page
+        assert page is not None and obj._slab is self, "double free of a slab object"
+        object.__setattr__(obj, "_slab", None)
+        object.__setattr__(obj, "_page", None)
+        partial = self._partial[type(obj)]
+        if page.objects == page.capacity:
+            partial.append(page)
+        page.objects -= 1
+        if page.objects == 0:
+            partial.remove(page)
+            self._pages[type(obj)].remove(page)
+            self._free_page(page.phys)
+
+    def pages(self) -> Iterator[int]:
+        """Physical addresses of every slab page."""
+        for pages in self._pages.values():
+            for p in pages:
+                yield p.phys
+
+    def check(self) -> None:
+        """At most one unlocked object per page, and none outside use()."""
+        for pages in self._pages.values():
+            for p in pages:
+                assert 0 < p.objects <= p.capacity
+                assert p.unlocked is None, f"slab object left unlocked: {p.unlocked!r}"
+
+
+@contextmanager
+def use(obj: SlabObject) -> Iterator[SlabObject]:
+    """Unlock ``obj`` for writing for the duration of the block (MINIX USE())."""
+    page = obj._page
+    if page is None or not obj._slab.checking:
+        yield obj
+        return
+    if page.unlocked is not None:
+        raise SlabLockError(f"use() of {obj!r} while {page.unlocked!r} on its page is unlocked")
+    page.unlocked = obj
+    object.__setattr__(obj, "_unlocked", True)
+    try:
+        yield obj
+    finally:
+        object.__setattr__(obj, "_unlocked", False)
+        page.unlocked = None
