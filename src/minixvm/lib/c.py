@@ -180,7 +180,7 @@ class Process:
 
     def brk(self, addr: int) -> None:
         """Set the end of the heap."""
-        check(self.sys.taskcall(PM_PROC_NR, PM_BRK, addr=addr).m_type, "brk")
+        check(self.sys.taskcall(PM_PROC_NR, PM_BRK, addr=addr, old=self._brk).m_type, "brk")
         self._brk = addr
 
     def sbrk(self, increment: int) -> int:

@@ -39,8 +39,8 @@ def do_getpid(pm: PM, mp: MProc, m: Message) -> int:
 
 
 def do_brk(pm: PM, mp: MProc, m: Message) -> int:
-    """PM_BRK: VM moves the caller's break."""
-    return pm.sys.vm_call(VM_BRK, endpoint=mp.endpoint, addr=m.addr).m_type
+    """PM_BRK: VM moves the caller's break from ``m.old`` to ``m.addr``."""
+    return pm.sys.vm_call(VM_BRK, endpoint=mp.endpoint, addr=m.addr, old=m.old).m_type
 
 
 CALLS: dict[int, Handler] = {

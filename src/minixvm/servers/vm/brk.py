@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 from minixvm.errors import EINVAL, ENOMEM, OK
 from minixvm.include.arch import VM_DATATOP
 from minixvm.include.ipc import Message
-from minixvm.lib.avl import Search
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.memtype.anon import anon
-from minixvm.servers.vm.region import VR_WRITABLE, map_page_region
+from minixvm.servers.vm.region import VR_WRITABLE, map_lookup, map_page_region
 from minixvm.servers.vm.slab import NoMemory
 
 if TYPE_CHECKING:
@@ -18,18 +17,19 @@ if TYPE_CHECKING:
 
 
 def do_brk(vm: VM, m: Message) -> int:
-    """VM_BRK (from PM): the heap of ``m.endpoint`` ends at ``m.addr`` now.
+    """VM_BRK (from PM): the heap of ``m.endpoint``, which ends at ``m.old``,
+    now ends at ``m.addr``.
 
-    The region just below the new break grows up to it (ENOMEM if another
-    region is in the way), or shrinks down to it."""
+    The region holding the old break grows up to the new one (ENOMEM if
+    another region is in the way) or shrinks down to it. MINIX HEAD grows
+    whatever region lies below the new break, which can be an mmap region;
+    knowing the old break avoids that."""
     vmp = vm.proc(m.endpoint)
     if vmp is None:
         return -EINVAL
+    region = map_lookup(vmp, m.old - 1)
     v = -(-m.addr // PAGE_SIZE) * PAGE_SIZE
-    if v > VM_DATATOP:
-        return -ENOMEM
-    region = vmp.regions.search(v, Search.LESS)
-    if region is None:
+    if region is None or v <= region.vaddr or v > VM_DATATOP:
         return -ENOMEM
     if v == region.end:
         return OK
