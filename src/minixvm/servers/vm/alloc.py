@@ -158,8 +158,11 @@ class PageAllocator:
             raise AssertionError(f"free_pages is {self._free_pages}, ranges hold {total}")
 
     def _retrying(self, npages: int, attempt: Callable[[], T | None]) -> T | None:
+        """Try; while that fails, have ``reclaim`` free at least the shortfall, and retry."""
         result = attempt()
-        while result is None and self._reclaim is not None and self._reclaim(npages) > 0:
+        while result is None and self._reclaim is not None:
+            if self._reclaim(max(1, npages - self._free_pages)) <= 0:
+                break
             result = attempt()
         return result
 

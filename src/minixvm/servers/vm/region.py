@@ -18,7 +18,7 @@ from minixvm.errors import EFAULT, ENOMEM, OK
 from minixvm.lib.avl import AVLTree, Search
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.alloc import PAF_CONTIG, PAF_LOWER1MB, PAF_LOWER16MB
-from minixvm.servers.vm.pagetable import pt_clearmap, pt_prepare
+from minixvm.servers.vm.pagetable import pt_clearmap, pt_prepare, pt_unprepare
 from minixvm.servers.vm.pb import (
     PhysBlock,
     PhysRegion,
@@ -143,19 +143,23 @@ def map_new_physblock(
     """Back [offset, offset+length) of ``region`` with new blocks: fresh memory
     (cleared unless told not to), or the given physical memory (never freed
     by us: a direct mapping). Raises NoMemory with nothing changed."""
-    pt_prepare(vm, region.parent.pt, region.vaddr + offset, length)
-    if phys is not None:
-        prs = new_blocks(vm, region, offset, [(phys, length)], region.memtype)
-    else:
-        pieces = vm.alloc_mem(length, alloc_flags(region))
+    pt = region.parent.pt
+    tables = pt_prepare(vm, pt, region.vaddr + offset, length)
+    fresh = phys is None
+    try:
+        pieces = vm.alloc_mem(length, alloc_flags(region)) if fresh else [(phys, length)]
         try:
             prs = new_blocks(vm, region, offset, pieces, region.memtype)
         except NoMemory:
-            vm.free_pieces(pieces)
+            if fresh:
+                vm.free_pieces(pieces)
             raise
-        if clear:
-            for addr, size in pieces:
-                vm.clear_phys(addr, size)
+    except NoMemory:
+        pt_unprepare(vm, pt, tables)
+        raise
+    if fresh and clear:
+        for addr, size in pieces:
+            vm.clear_phys(addr, size)
     for pr in prs:
         pr_attach(pr)
         map_ph_writept(vm, pr)
