@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from minixvm.errors import KernelPanic, SystemHalted
-from minixvm.kernel.proc import NR_SCHED_QUEUES, Proc
+from minixvm.kernel.proc import NR_SCHED_QUEUES, RTS_PROC_STOP, Proc
 
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
@@ -57,6 +57,13 @@ class Scheduler:
         q = self.queues[p.priority]
         if p in q:
             q.remove(p)
+            return
+        # Its priority changed while it was queued (SYS_PRIVCTL): it is still in
+        # its old queue, and must leave it, or a blocked process would be run.
+        for q in self.queues:
+            if p in q:
+                q.remove(p)
+                return
 
     def pick_proc(self) -> Proc | None:
         """The next process to run (round robin within a queue)."""
@@ -115,6 +122,10 @@ class Scheduler:
         def start() -> None:
             with contextlib.suppress(GreenletExit):
                 context.entry(p)
+                # Its code ended without an exit: the process stops for good
+                # (still runnable, it would be started over and over).
+                if p.greenlet is getcurrent():
+                    self.rts_set(p, RTS_PROC_STOP)
 
         return start
 
@@ -130,6 +141,12 @@ class Scheduler:
     def yield_cpu(self, p: Proc) -> None:
         """Called by a runnable process: let the others run first."""
         assert self._kernel_greenlet is not None
+        # To the back of its queue: a process that became runnable while p ran
+        # was queued behind p (pick_proc rotates when it picks), and must not
+        # wait for p's next turn.
+        if p.runnable:
+            self._dequeue(p)
+            self.queues[p.priority].append(p)
         self._kernel_greenlet.switch()
         if p.greenlet is not getcurrent():
             raise ProcessGone()

@@ -1,0 +1,270 @@
+"""A hypothesis state machine driving VM against a model of memory.
+
+Random sequences of mmap, partial munmap, brk, fork, exit, writes and the
+yielded-block cache run across several processes. VM runs its full sanity
+check after every request; after every step each process's memory is read
+back and compared with what the model says it must hold. At the end every
+process exits and every frame is free again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+)
+
+from minixvm import MinixError, System
+from minixvm.errors import EINVAL, ENOMEM, ESRCH, OK
+from minixvm.include.vm import (
+    MAP_ANON,
+    MAP_CONTIG,
+    MAP_PREALLOC,
+    MAP_PRIVATE,
+    VM_BLOCKID_NONE,
+    VM_FORGETBLOCK,
+    VM_YIELDBLOCKGETBLOCK,
+)
+from minixvm.lib.c import Process
+from minixvm.machine.ram import PAGE_SIZE
+from remote import Remote
+
+P = PAGE_SIZE
+MAX_PROCS = 4
+_tokens = itertools.count(1)
+
+
+@dataclass
+class Buffer:
+    """A contiguous preallocated buffer, as MFS keeps them. ``token`` names the
+    memory behind it: processes sharing a token share it copy-on-write.
+    ``whole`` says it is still one physical block: a partial munmap by any
+    sharer cuts the shared block in two for all of them, and only a block
+    coming back from the cache makes it whole again."""
+
+    addr: int
+    pages: int
+    token: int = field(default_factory=lambda: next(_tokens))
+    whole: bool = True
+
+
+@dataclass
+class Model:
+    """What one process must see."""
+
+    remote: Remote = field(repr=False)
+    pages: dict[int, bytearray] = field(default_factory=dict, repr=False)
+    regions: list[tuple[int, int]] = field(default_factory=list)  # (start, pages)
+    brk: int = 0
+    buffers: dict[int, Buffer] = field(default_factory=dict)
+    yielded: dict[int, bytes] = field(default_factory=dict, repr=False)
+
+    def map(self, start: int, npages: int) -> None:
+        for i in range(npages):
+            self.pages[start + i * P] = bytearray(P)
+
+    def unmap(self, start: int, npages: int) -> None:
+        for i in range(npages):
+            self.pages.pop(start + i * P, None)
+
+    def copy_for(self, remote: Remote) -> Model:
+        child = Model(remote)
+        child.pages = {a: bytearray(b) for a, b in self.pages.items()}
+        child.regions = list(self.regions)
+        child.brk = self.brk
+        child.buffers = {a: Buffer(b.addr, b.pages, b.token, b.whole)
+                         for a, b in self.buffers.items()}
+        return child
+
+
+class VMMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.system = System.boot(ram="32M", sanity_checks=True)
+        self.system.run(lambda p: p.printf("warm up\n"))
+        self.system.run_until_idle()
+        self.free_at_start = self.system.statistics().frames_free
+        first = Remote.start(self.system)
+        brk = first.do(lambda p: p.sbrk(0))
+        self.procs = [Model(first, brk=brk)]
+
+    def teardown(self) -> None:
+        try:
+            for model in reversed(self.procs):
+                model.remote.exit()
+            self.system.run_until_idle()
+            self.system.vm_sanity_check()
+            assert self.system.statistics().frames_free == self.free_at_start, \
+                "every frame is free again"
+        finally:
+            self.system.close()
+
+    def pick(self, data: st.DataObject, where: list | None = None) -> Any:
+        """One of ``where`` (default: the processes), drawn by index so that a
+        failing example prints small."""
+        items = self.procs if where is None else where
+        return items[data.draw(st.integers(0, len(items) - 1))]
+
+    # -- rules ---------------------------------------------------------------------
+
+    @rule(data=st.data(), npages=st.integers(1, 6), prealloc=st.booleans())
+    def mmap(self, data: st.DataObject, npages: int, prealloc: bool) -> None:
+        model = self.pick(data)
+        flags = MAP_PRIVATE | MAP_ANON | (MAP_PREALLOC | MAP_CONTIG if prealloc else 0)
+        addr = model.remote.do(lambda p: p.mmap(npages * P, flags=flags))
+        model.map(addr, npages)
+        model.regions.append((addr, npages))
+        if prealloc:
+            model.buffers[addr] = Buffer(addr, npages)
+
+    @precondition(lambda self: any(m.regions for m in self.procs))
+    @rule(data=st.data())
+    def munmap(self, data: st.DataObject) -> None:
+        model = self.pick(data, [m for m in self.procs if m.regions])
+        start, npages = self.pick(data, model.regions)
+        first = data.draw(st.integers(0, npages - 1))
+        count = data.draw(st.integers(1, npages - first))
+        addr = start + first * P
+        model.remote.do(lambda p: p.munmap(addr, count * P))
+        model.unmap(addr, count)
+        model.regions.remove((start, npages))
+        if first:
+            model.regions.append((start, first))
+        if first + count < npages:
+            model.regions.append((addr + count * P, npages - first - count))
+        gone = model.buffers.pop(start, None)
+        if gone is not None and count < npages:
+            for buf in self.buffers_with(gone.token):
+                buf.whole = False
+
+    @rule(data=st.data(), delta=st.integers(-2, 3))
+    def brk(self, data: st.DataObject, delta: int) -> None:
+        model = self.pick(data)
+        base = model.remote.do(lambda p: p.sbrk(0))
+        assert base == model.brk
+        heap_start = _heap_start()
+        new = max(heap_start, model.brk + delta * P)
+        model.remote.do(lambda p: p.brk(new))
+        if new < model.brk:
+            model.unmap(new, (model.brk - new) // P)
+        else:
+            model.map(model.brk, (new - model.brk) // P)
+        model.brk = new
+
+    @precondition(lambda self: any(m.pages for m in self.procs))
+    @rule(data=st.data(), payload=st.binary(min_size=1, max_size=96))
+    def write(self, data: st.DataObject, payload: bytes) -> None:
+        model = self.pick(data, [m for m in self.procs if m.pages])
+        page = self.pick(data, sorted(model.pages))
+        offset = data.draw(st.integers(0, P - len(payload)))
+        model.remote.do(lambda p: p.mem.__setitem__(slice(page + offset,
+                                                          page + offset + len(payload)),
+                                                    payload))
+        model.pages[page][offset : offset + len(payload)] = payload
+        for buf in model.buffers.values():
+            if buf.addr <= page < buf.addr + buf.pages * P:
+                buf.token = next(_tokens)  # a write gives us our own copy
+
+    @precondition(lambda self: len(self.procs) < MAX_PROCS)
+    @rule(data=st.data())
+    def fork(self, data: st.DataObject) -> None:
+        model = self.pick(data)
+        try:
+            child = model.remote.fork()
+        except MinixError as e:
+            assert e.errno == ENOMEM
+            return
+        self.procs.append(model.copy_for(child))
+
+    @precondition(lambda self: len(self.procs) > 1)
+    @rule(data=st.data())
+    def exit(self, data: st.DataObject) -> None:
+        model = self.pick(data)
+        model.remote.exit()
+        self.procs.remove(model)
+
+    @precondition(lambda self: any(m.buffers for m in self.procs))
+    @rule(data=st.data(), block=st.integers(0, 5))
+    def yield_block(self, data: st.DataObject, block: int) -> None:
+        model = self.pick(data, [m for m in self.procs if m.buffers])
+        buf = self.pick(data, sorted(model.buffers.values(), key=lambda b: b.addr))
+        model.remote.do(lambda p: _ygb(p, buf, block, VM_BLOCKID_NONE))
+        alone = len(self.buffers_with(buf.token)) == 1
+        if buf.whole and alone and block not in model.yielded:
+            model.yielded[block] = b"".join(model.pages[buf.addr + i * P]
+                                            for i in range(buf.pages))
+            model.map(buf.addr, buf.pages)
+            buf.token = next(_tokens)
+
+    @precondition(lambda self: any(m.buffers for m in self.procs))
+    @rule(data=st.data(), block=st.integers(0, 5))
+    def get_block(self, data: st.DataObject, block: int) -> None:
+        model = self.pick(data, [m for m in self.procs if m.buffers])
+        buf = self.pick(data, sorted(model.buffers.values(), key=lambda b: b.addr))
+        r = model.remote.do(lambda p: _ygb(p, buf, VM_BLOCKID_NONE, block))
+        content = model.yielded.get(block)
+        if content is not None and len(content) == buf.pages * P:
+            assert r == OK
+            del model.yielded[block]
+            for i in range(buf.pages):
+                model.pages[buf.addr + i * P] = bytearray(content[i * P : (i + 1) * P])
+            buf.token, buf.whole = next(_tokens), True
+        else:
+            assert r in (-ESRCH, -EINVAL)
+
+    @precondition(lambda self: any(m.yielded for m in self.procs))
+    @rule(data=st.data())
+    def forget(self, data: st.DataObject) -> None:
+        model = self.pick(data, [m for m in self.procs if m.yielded])
+        block = self.pick(data, sorted(model.yielded))
+        r = model.remote.do(lambda p: p.sys.vm_call(VM_FORGETBLOCK, id=block).m_type)
+        assert r == OK
+        del model.yielded[block]
+
+    def buffers_with(self, token: int) -> list[Buffer]:
+        return [b for m in self.procs for b in m.buffers.values() if b.token == token]
+
+    # -- what must hold after every step ---------------------------------------------
+
+    @invariant()
+    def memory_matches_the_model(self) -> None:
+        for model in self.procs:
+            addrs = sorted(model.pages)
+            seen = model.remote.do(lambda p, addrs=addrs: [p.mem[a : a + P] for a in addrs])
+            for addr, got in zip(addrs, seen, strict=True):
+                assert got == model.pages[addr], f"process {model.remote.pid} at {addr:#x}"
+
+    @invariant()
+    def sane(self) -> None:
+        self.system.vm_sanity_check()
+
+
+def _heap_start() -> int:
+    from minixvm.include.arch import PY_DATA_BASE
+
+    return PY_DATA_BASE + P
+
+
+def _ygb(p: Process, buf: Buffer, yield_id: int, get_id: int) -> int:
+    r = p.sys.vm_call(VM_YIELDBLOCKGETBLOCK, vaddr=buf.addr, len=buf.pages * P,
+                      yieldid=yield_id, getid=get_id).m_type
+    assert r in (OK, -ESRCH, -EINVAL), r
+    return r
+
+
+VMMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("VM_MODEL_EXAMPLES", 30)),
+    stateful_step_count=40,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+)
+TestVMModel = VMMachine.TestCase
