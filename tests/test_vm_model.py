@@ -22,6 +22,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from remote import Remote
 
 from minixvm import MinixError, System
 from minixvm.errors import EINVAL, ENOMEM, ESRCH, OK
@@ -36,7 +37,6 @@ from minixvm.include.vm import (
 )
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
-from remote import Remote
 
 P = PAGE_SIZE
 MAX_PROCS = 4
