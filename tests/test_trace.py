@@ -76,6 +76,7 @@ def test_trace_is_the_same_whatever_ran_in_the_host_before() -> None:
 def test_every_line_names_processes_as_name_and_endpoint() -> None:
     system, lines = traced_run()
     try:
+        assert [line for line in lines if "\n" in line] == []  # one line each, really
         bad = [line for line in lines if not LINE.match(line)]
         assert bad == []
         vm = f"vm({VM_PROC_NR})"

@@ -36,7 +36,8 @@ from minixvm.servers.memory.main import MemoryDriver
 from minixvm.servers.pm.main import PM
 from minixvm.servers.tty.main import TTY
 from minixvm.servers.vm import sanity
-from minixvm.servers.vm.main import VM, VMStats
+from minixvm.servers.vm.main import VM, VMOptions, VMStats
+from minixvm.servers.vm.regiontree import RegionStore, RegionTree
 
 # Kernel calls every system process may make: who am I, and printf.
 _BASE = {com.SYS_GETINFO, com.SYS_DIAGCTL, com.SYS_TIMES}
@@ -121,6 +122,8 @@ class System:
         trace: bool = False,
         sanity_checks: bool = False,
         cow_safecopy: bool = True,
+        cow_fork: bool = True,
+        region_store: Callable[[], RegionStore] = RegionTree,
         echo: Callable[[str], None] | None = None,
         trace_sink: Callable[[str], None] | None = None,
     ) -> None:
@@ -128,7 +131,7 @@ class System:
         self.console = Console(echo)
         self.kernel = Kernel(self.ram, self.console.write, Trace(trace, trace_sink))
         self.kernel.cow_safecopy = cow_safecopy
-        self.sanity_checks = sanity_checks
+        self.vm_options = VMOptions(sanity_checks, cow_fork, region_store)
         self.programs: dict[int, Program] = {}
         self._image_ids = itertools.count(1)
         self._requests: deque[SpawnRequest] = deque()
@@ -155,7 +158,7 @@ class System:
             return self.pm
 
         def vm(sys: SysLib) -> VM:
-            self.vm = VM(sys, self.ram, self.sanity_checks)
+            self.vm = VM(sys, self.ram, self.vm_options)
             return self.vm
 
         return [

@@ -62,4 +62,6 @@ def _scalar(v: object) -> bool:
 
 
 def _short(v: object) -> str:
+    if isinstance(v, str):
+        return repr(v)  # quoted and escaped: a newline in it must not end the line
     return f"{v:#x}" if isinstance(v, int) and not isinstance(v, bool) and v > 0xFFFF else str(v)

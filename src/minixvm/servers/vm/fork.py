@@ -11,10 +11,10 @@ from minixvm.servers.vm.acl import VM_BASIC_CALLS
 from minixvm.servers.vm.pagetable import pt_bind, pt_free, pt_new
 from minixvm.servers.vm.region import map_free_proc, map_proc_copy
 from minixvm.servers.vm.slab import NoMemory
-from minixvm.servers.vm.vmproc import VMProc
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
+    from minixvm.servers.vm.vmproc import VMProc
 
 
 def do_fork(vm: VM, m: Message) -> int:
@@ -29,7 +29,7 @@ def do_fork(vm: VM, m: Message) -> int:
     # A system process's child is a user process (the kernel says the same).
     acl = VM_BASIC_CALLS if parent.system else parent.acl
     try:
-        child = VMProc(m.slot, NONE, pt_new(vm), acl)
+        child = vm.new_proc(m.slot, NONE, pt_new(vm), acl)
     except NoMemory:
         return -ENOMEM
     child.map_phys_ok = parent.map_phys_ok

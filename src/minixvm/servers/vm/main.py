@@ -41,8 +41,9 @@ from minixvm.servers.vm import (
 from minixvm.servers.vm.acl import MAP_PHYS_SLOTS, boot_acl
 from minixvm.servers.vm.alloc import PageAllocator
 from minixvm.servers.vm.memtype.anon import anon
-from minixvm.servers.vm.pagetable import pt_bind, pt_new
+from minixvm.servers.vm.pagetable import PageTable, pt_bind, pt_new
 from minixvm.servers.vm.region import VR_WRITABLE, map_new_physblock, map_page_region
+from minixvm.servers.vm.regiontree import RegionStore, RegionTree
 from minixvm.servers.vm.slab import NoMemory, Slab
 from minixvm.servers.vm.vmproc import VMProc
 
@@ -73,6 +74,19 @@ CALLS: dict[int, Handler] = {
 }
 
 
+@dataclass(frozen=True)
+class VMOptions:
+    """How VM is set up at boot."""
+
+    sanity_checks: bool = False
+    # Fork shares anonymous memory copy-on-write; False copies it at once
+    # (the baseline of the fork benchmark).
+    cow_fork: bool = True
+    # The regions of a process: the AVL tree, or the old linked list
+    # (RegionList, for the benchmark and the equivalence test).
+    region_store: Callable[[], RegionStore] = RegionTree
+
+
 @dataclass
 class VMStats:
     """Counters VM keeps while it runs."""
@@ -95,10 +109,11 @@ class VMStats:
 class VM:
     """The memory manager."""
 
-    def __init__(self, sys: SysLib, ram: RAM, sanity_checks: bool = False) -> None:
+    def __init__(self, sys: SysLib, ram: RAM, options: VMOptions | None = None) -> None:
         self.sys = sys
         self.ram = ram
-        self.sanity_checks = sanity_checks
+        self.options = options or VMOptions()
+        self.sanity_checks = self.options.sanity_checks
         self.stats = VMStats()
         self.procs: dict[int, VMProc] = {}
         self.own_pages: set[int] = set()
@@ -108,7 +123,7 @@ class VM:
         self._dirty: dict[int, VMProc] = {}
         self.alloc = PageAllocator(reclaim=lambda pages: yielded.free_yielded(self, pages))
         self.slab = Slab(self._slab_page, self.free_own_page)
-        self.slab.checking = sanity_checks
+        self.slab.checking = self.sanity_checks
         self.lru = yielded.YieldedLRU()
 
     # -- the server -------------------------------------------------------------
@@ -168,7 +183,7 @@ class VM:
         """Give a boot process a page table of its own: its image stays where
         it is, mapped at the same address; its preallocated heap and stack go
         back to free memory."""
-        vmp = VMProc(b.slot, b.slot, pt_new(self), boot_acl(b.slot, b.system))
+        vmp = self.new_proc(b.slot, b.slot, pt_new(self), boot_acl(b.slot, b.system))
         vmp.map_phys_ok = b.slot in MAP_PHYS_SLOTS
         vmp.system = b.system
         self.procs[b.slot] = vmp
@@ -180,6 +195,10 @@ class VM:
         self.sys.sys_vmctl(vmp.endpoint, VMCTL_SETADDRSPACE, vmp.pt.dir)
 
     # -- processes ------------------------------------------------------------------
+
+    def new_proc(self, slot: int, endpoint: int, pt: PageTable, acl: frozenset[int]) -> VMProc:
+        """A VMProc with an empty region store of the configured kind."""
+        return VMProc(slot, endpoint, pt, acl, self.options.region_store())
 
     def proc(self, endpoint: int) -> VMProc | None:
         """The live VMProc for an endpoint."""

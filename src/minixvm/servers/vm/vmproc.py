@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.servers.vm.pagetable import PageTable
-from minixvm.servers.vm.regiontree import RegionTree
+from minixvm.servers.vm.regiontree import RegionStore
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.region import Region
@@ -18,12 +18,13 @@ VMF_EXITING = 0x02
 class VMProc:
     """A process's address space: page table, regions, yielded blocks, rights."""
 
-    def __init__(self, slot: int, endpoint: int, pt: PageTable, acl: frozenset[int]) -> None:
+    def __init__(self, slot: int, endpoint: int, pt: PageTable, acl: frozenset[int],
+                 regions: RegionStore[Region]) -> None:
         self.slot = slot
         self.endpoint = endpoint
         self.flags = VMF_INUSE
         self.pt = pt
-        self.regions: RegionTree[Region] = RegionTree()
+        self.regions = regions
         self.acl = acl
         # Where the last region was placed: the next search starts below it.
         self.region_top = 0

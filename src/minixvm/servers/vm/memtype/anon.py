@@ -57,13 +57,15 @@ class Anon(MemType):
 
     def fork_block(self, vm: VM, pr: PhysRegion, child: Region) -> None:
         pb = pr.ph
-        if pb.share_flag == PBSH_SMAP:
-            # Memory mapped through a grant is not shared with a child: it gets a copy now.
+        private = not child.flags & VR_SHARED
+        if pb.share_flag == PBSH_SMAP or (private and not vm.options.cow_fork):
+            # Memory mapped through a grant is not shared with a child: it gets
+            # a copy now (as does everything, if VM was booted without COW fork).
             for npr in map_copy_block(vm, pb, child, pr.offset):
                 pr_attach(npr)
             return
         pb_link(vm, child, pr.offset, pb)
-        if not child.flags & VR_SHARED:
+        if private:
             with use(pb):
                 pb.share_flag = PBSH_COW
 
