@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from remote import Remote
 
 from minixvm import System
 
@@ -15,5 +16,6 @@ def system() -> Iterator[System]:
     and once more when the test is over."""
     with System.boot(ram="32M", sanity_checks=True) as s:
         yield s
+        Remote.exit_all(s)
         s.run_until_idle()
         s.vm_sanity_check()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from minixvm import System
 from minixvm.lib.c import Process
@@ -36,6 +36,20 @@ class Remote:
     pid: int = 0
     endpoint: int = 0
     exited: bool = False
+
+    # Every Remote not yet exited, so a test's teardown can end them all.
+    live: ClassVar[list[Remote]] = []
+
+    def __post_init__(self) -> None:
+        Remote.live.append(self)
+
+    @classmethod
+    def exit_all(cls, system: System) -> None:
+        """End every remote process of ``system``, children first."""
+        for remote in reversed([r for r in cls.live if r.system is system]):
+            if not remote.exited and not remote._dead():
+                remote.exit()
+            cls.live.remove(remote)
 
     @classmethod
     def start(cls, system: System, name: str = "remote", service: bool = False) -> Remote:

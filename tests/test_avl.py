@@ -201,3 +201,12 @@ def test_check_detects_corruption() -> None:
     tree._size += 1
     with pytest.raises(AssertionError, match="size"):
         tree.check()
+
+
+def test_replace_changes_a_value_in_place() -> None:
+    tree = AVLTree.from_sorted((k, str(k)) for k in range(10))
+    tree.replace(4, "four")
+    assert tree.get(4) == "four" and len(tree) == 10
+    tree.check()
+    with pytest.raises(KeyError):
+        tree.replace(42, "x")

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minixvm.errors import (
     EBADREQUEST,
@@ -330,6 +332,31 @@ def test_a_notification_from_the_server_does_not_satisfy_sendrec(bare: Bare) -> 
     ]
 
 
+def test_a_notification_pending_before_sendrec_does_not_satisfy_it(bare: Bare) -> None:
+    def early_notifier(sys: SysLib) -> None:
+        bare.log.append(("server notifies", sys.notify(A)))
+        server(bare)(sys)
+
+    def ask(sys: SysLib) -> None:
+        sys.yield_cpu()  # the server's notification comes first
+        bare.log.append(("client has pending", sorted(sys.proc.notify_pending)))
+        client(bare, B)(sys)
+        r, m = sys.receive(B)
+        bare.log.append(("client then got", r, m.m_type, m.m_source))
+
+    bare.proc(A, "client", ask)
+    bare.proc(B, "server", early_notifier)
+    bare.run()
+    assert bare.log == [
+        ("server notifies", OK),
+        ("client has pending", [B]),
+        ("server got", OK, REQUEST, A),
+        ("server replied", OK),
+        ("client got", OK, REPLY, B, 42),
+        ("client then got", OK, NOTIFY_MESSAGE, B),
+    ]
+
+
 def test_sendrec_takes_nothing_but_the_reply(bare: Bare) -> None:
     """While a client waits for its reply, other messages and notifications
     for it wait too."""
@@ -394,6 +421,43 @@ def test_notify_never_blocks_and_coalesces_per_source(bare: Bare) -> None:
         ("b got", OK, NOTIFY_MESSAGE, D),
         ("b got", OK, OTHER, C),
     ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=20))
+def test_pending_notifications_arrive_once_per_source_lowest_slot_first(
+    sources: list[int],
+) -> None:
+    """Whatever the order and number of notifications, the receiver gets one
+    message per source that notified, then the closing message."""
+    b = Bare()
+    try:
+        notifiers = [30, 31, 32, 33]
+        got: list[int] = []
+
+        def notifier(index: int) -> Script:
+            def script(sys: SysLib) -> None:
+                for _ in range(sources.count(index)):
+                    assert sys.notify(B) == OK
+
+            return script
+
+        def receiver(sys: SysLib) -> None:
+            while True:
+                r, m = sys.receive(ANY)
+                got.append(m.m_source if m.m_type == NOTIFY_MESSAGE else -1)
+                if m.m_type == OTHER:
+                    return
+
+        for index, nr in enumerate(notifiers):
+            b.proc(nr, f"n{index}", notifier(index))
+        b.proc(C, "closer", lambda sys: sys.send(B, Message(OTHER)))
+        b.proc(B, "receiver", receiver, priority=USER_Q)  # runs after all the others
+        b.run()
+        assert got == [notifiers[i] for i in sorted(set(sources))] + [-1]
+        assert b.kernel.ipc.notifies == len(sources)
+    finally:
+        b.close()
 
 
 def test_notify_wakes_a_waiting_receiver_at_once(bare: Bare) -> None:
@@ -831,12 +895,12 @@ def test_a_process_whose_code_returns_stops_instead_of_starting_over(bare: Bare)
 
 
 def test_a_process_made_a_server_while_runnable_blocks_properly(bare: Bare) -> None:
-    """SYS_PRIVCTL moves a runnable user process to the server queue; when it
+    """SYS_PRIVCTL makes a runnable user process a system process; when it
     then blocks in receive it must stay blocked until a message comes."""
 
     def user(sys: SysLib) -> None:
         sys.yield_cpu()  # the manager makes this a system process meanwhile
-        bare.log.append(("user is now", sys.proc.priority, sys.proc.is_system))
+        bare.log.append(("user is now a system process", sys.proc.is_system))
         r, m = sys.receive(ANY)
         bare.log.append(("user got", r, m and m.m_type))
 
@@ -851,7 +915,28 @@ def test_a_process_made_a_server_while_runnable_blocks_properly(bare: Bare) -> N
     bare.run()
     assert bare.log == [
         ("privctl", OK),
-        ("user is now", SERVER_Q, True),
+        ("user is now a system process", True),
         ("user is", "RECEIVING"),
         ("user got", OK, REPLY),
     ]
+
+
+def test_a_process_whose_priority_changed_while_queued_blocks_properly(bare: Bare) -> None:
+    """The scheduler finds a process in the queue it was put in, even if its
+    priority has changed since (as SYS_PRIVCTL once did)."""
+
+    def user(sys: SysLib) -> None:
+        sys.yield_cpu()
+        r, m = sys.receive(ANY)
+        bare.log.append(("user got", r, m and m.m_type))
+
+    def manager(sys: SysLib) -> None:
+        bare.p(A).priority = SERVER_Q  # while it is queued, runnable, at USER_Q
+        sys.yield_cpu()
+        bare.log.append(("user is", bare.p(A).flags_text()))
+        sys.send(A, Message(REPLY))
+
+    bare.proc(A, "user", user, priority=USER_Q)
+    bare.proc(B, "manager", manager, priority=USER_Q)
+    bare.run()
+    assert bare.log == [("user is", "RECEIVING"), ("user got", OK, REPLY)]

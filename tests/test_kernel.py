@@ -197,9 +197,6 @@ def test_wild_access_kills_only_the_program(system: System) -> None:
 
 @pytest.mark.parametrize("npages", [1, 3, 17])
 def test_first_touch_is_a_demand_zero_fault_and_reads_zeros(system: System, npages: int) -> None:
-    assert system.vm is not None
-    vm = system.vm
-
     def dirty(p: Process) -> int:
         # Leave garbage in frames that the next program's pages may get.
         buf = p.mmap(npages * P)
@@ -210,16 +207,19 @@ def test_first_touch_is_a_demand_zero_fault_and_reads_zeros(system: System, npag
     counts: list[int] = []
     contents: list[bytes] = []
 
+    def demand_zero() -> int:
+        return system.statistics().vm.demand_zero
+
     def touch(p: Process) -> int:
         buf = p.mmap(npages * P)
-        counts.append(vm.stats.demand_zero)
+        counts.append(demand_zero())
         for i in range(npages):
             contents.append(p.mem[buf + i * P : buf + (i + 1) * P])  # first touch: a read
-        counts.append(vm.stats.demand_zero)
+        counts.append(demand_zero())
         for i in range(npages):
             p.mem[buf + i * P + 7] = 0x5A  # not a first touch any more
             contents.append(p.mem[buf + i * P : buf + i * P + 8])
-        counts.append(vm.stats.demand_zero)
+        counts.append(demand_zero())
         return 0
 
     faults = system.statistics().page_faults
@@ -229,6 +229,20 @@ def test_first_touch_is_a_demand_zero_fault_and_reads_zeros(system: System, npag
     assert contents[:npages] == [bytes(P)] * npages
     assert contents[npages:] == [bytes(7) + b"\x5a"] * npages
     assert system.statistics().page_faults >= faults + npages
+
+
+def test_a_write_first_touch_is_one_demand_zero_fault_per_page(system: System) -> None:
+    counts: list[int] = []
+
+    def touch(p: Process) -> int:
+        buf = p.mmap(8 * P)
+        counts.append(system.statistics().vm.demand_zero)
+        p.mem[buf + P - 2 : buf + 3 * P + 2] = b"\x01" * (2 * P + 4)  # pages 0..3
+        counts.append(system.statistics().vm.demand_zero)
+        return 0
+
+    assert system.run(touch) == 0
+    assert counts[1] - counts[0] == 4
 
 
 def test_fork_is_copy_on_write(system: System) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from minixvm import System
 from minixvm.include.com import VM_PROC_NR
 from minixvm.include.signal import WIFSIGNALED
@@ -169,12 +167,6 @@ def test_no_trace_unless_asked_and_the_sink_sees_every_line() -> None:
         assert sunk == loud.kernel.trace.lines != []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel/calls.py registers SYS_PRIV_* (privctl request codes 1-4) as "
-    "message names, so PM_EXIT (1) and PM_FORK (2) are traced as SYS_PRIV_ALLOW / "
-    "SYS_PRIV_DISALLOW",
-)
 def test_messages_to_pm_are_traced_by_their_own_names() -> None:
     def forker(p: Process) -> int:
         p.waitpid(p.fork(lambda c: 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from remote import Remote
 
 from minixvm import MinixError, System
 from minixvm.errors import EFAULT, EINVAL, ENOMEM, ENOSYS, EPERM, OK
@@ -254,29 +255,23 @@ def test_brk_into_another_region_fails(system: System) -> None:
 
 
 def test_fork_shares_copy_on_write_and_last_sharer_writes_freely(system: System) -> None:
-    seen: dict[str, int] = {}
+    parent = Remote.start(system, "parent", service=True)
+    a = parent.do(lambda p: p.mmap(P))
+    parent.do(lambda p: p.mem.__setitem__(a, 1))
+    child = parent.fork()
 
-    def prog(p: Process) -> int:
-        a = p.mmap(P)
-        p.mem[a] = 1
+    def refs(p: Process) -> int:
+        return p.sys.vm_call(VM_GETREF, endpoint=SELF, addr=a).retcount
 
-        def child(c: Process) -> int:
-            c.mem[a] = 2
-            return c.mem[a]
-
-        pid = p.fork(child)
-        seen["shared"] = p.sys.vm_call(VM_GETREF, endpoint=SELF, addr=a).retcount
-        _, status = p.waitpid(pid)
-        seen["child"] = status >> 8
-        seen["alone"] = p.sys.vm_call(VM_GETREF, endpoint=SELF, addr=a).retcount
-        seen["faults"] = faults(system)
-        p.mem[a] = p.mem[a] + 2
-        seen["faults_after"] = faults(system)
-        return p.mem[a]
-
-    assert system.run(prog, service=True) == 3, "the child's write stayed in the child"
-    assert (seen["shared"], seen["child"], seen["alone"]) == (2, 2, 1)
-    assert seen["faults_after"] == seen["faults"], "sole sharer got its write access back"
+    assert parent.do(refs) == 2
+    child.do(lambda c: c.mem.__setitem__(a, 2))
+    assert parent.do(refs) == 1, "the child's write gave it its own copy"
+    assert child.do(lambda c: c.mem[a]) == 2
+    child.exit()
+    before = faults(system)
+    parent.do(lambda p: p.mem.__setitem__(a, p.mem[a] + 2))
+    assert faults(system) == before, "the sole sharer got its write access back"
+    assert parent.do(lambda p: p.mem[a]) == 3
 
 
 def test_pm_only_calls_are_refused_to_others(system: System) -> None:

@@ -14,4 +14,4 @@ MEMORY_DEV = 1  # /dev/mem: physical memory
 NULL_DEV = 3  # /dev/null
 ZERO_DEV = 5  # /dev/zero
 
-register_names(globals(), ("DEV_",))
+register_names(globals(), "DEV_", DEV_RQ_BASE)

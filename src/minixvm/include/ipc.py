@@ -7,10 +7,12 @@ from typing import Any
 _names: dict[int, str] = {}
 
 
-def register_names(namespace: dict[str, Any], prefixes: tuple[str, ...]) -> None:
-    """Record the symbolic names of message types found in a constants module."""
+def register_names(namespace: dict[str, Any], prefix: str, first: int, count: int = 0x100) -> None:
+    """Record the names of the message types ``prefix*`` of a constants module
+    whose values lie in [first, first+count) (other constants share the prefix)."""
     for name, value in namespace.items():
-        if isinstance(value, int) and name.startswith(prefixes):
+        if (name.startswith(prefix) and not name.endswith("_BASE") and isinstance(value, int)
+                and first <= value < first + count):
             _names.setdefault(value, name)
 
 

@@ -14,4 +14,4 @@ PM_KILL = PM_BASE + 37
 PM_EXEC = PM_BASE + 59
 PM_GETPROCNR = PM_BASE + 90
 
-register_names(globals(), ("PM_",))
+register_names(globals(), "PM_", PM_BASE + 1)

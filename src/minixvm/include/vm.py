@@ -55,4 +55,4 @@ MAP_LOWER1M = 0x400000
 MAP_THIRDPARTY = 0x800000
 MAP_FAILED = 0xFFFFFFFF
 
-register_names(globals(), ("VM_",))
+register_names(globals(), "VM_", VM_RQ_BASE)

@@ -23,7 +23,7 @@ from minixvm.kernel.proc import Proc
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
 
-register_names(vars(com), ("SYS_",))
+register_names(vars(com), "SYS_", com.KERNEL_CALL)
 
 Handler = Callable[["Kernel", Proc, Message], int]
 

@@ -21,6 +21,7 @@ from minixvm.include.com import VMPTYPE_CHECK
 from minixvm.kernel.exceptions import CallError, VMSuspend
 from minixvm.kernel.proc import Proc
 from minixvm.machine.mmu import PageFault
+from minixvm.machine.ram import PAGE_SIZE
 
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
@@ -77,29 +78,38 @@ class KernelMemory:
 
     # -- the CPU ----------------------------------------------------------------
 
-    def user_pieces(self, p: Proc, vaddr: int, n: int, write: bool) -> list[tuple[int, int]]:
-        """Translate a program's own access, taking page faults until it succeeds."""
-        while True:
-            try:
-                if vaddr < 0 or vaddr + n > ADDR_LIMIT:
-                    raise PageFault(vaddr % ADDR_LIMIT, write, True, False)
-                return self.mmu.translate_range(p.cr3, vaddr, n, write, True)
-            except PageFault as fault:
-                self.k.vmctl.pagefault(p, fault)
-
     def user_read(self, p: Proc, vaddr: int, n: int) -> bytes:
-        """A load by program ``p``."""
-        mv = self.ram.mv
-        return b"".join(mv[a : a + ln] for a, ln in self.user_pieces(p, vaddr, n, False))
+        """A load of ``n`` bytes by program ``p``."""
+        out = bytearray(n)
+        self._user_access(p, vaddr, n, False, memoryview(out))
+        return bytes(out)
 
     def user_write(self, p: Proc, vaddr: int, data: bytes | bytearray | memoryview) -> None:
         """A store by program ``p``."""
-        mv = self.ram.mv
         src = memoryview(data).cast("B")
-        off = 0
-        for a, ln in self.user_pieces(p, vaddr, len(src), True):
-            mv[a : a + ln] = src[off : off + ln]
-            off += ln
+        self._user_access(p, vaddr, len(src), True, src)
+
+    def _user_access(self, p: Proc, vaddr: int, n: int, write: bool, buf: memoryview) -> None:
+        """Move bytes between ``buf`` and ``p``'s memory a page at a time, as a
+        string instruction does: after a page fault is handled the access
+        resumes at the faulting page; what was done before it stays done."""
+        mv, translate = self.ram.mv, self.mmu.translate
+        done = 0
+        while done < n:
+            addr = vaddr + done
+            chunk = min(n - done, PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
+            try:
+                if not 0 <= addr < ADDR_LIMIT:
+                    raise PageFault(addr % ADDR_LIMIT, write, True, False)
+                pa = translate(p.cr3, addr, write, True)
+            except PageFault as fault:
+                self.k.vmctl.pagefault(p, fault)
+                continue
+            if write:
+                mv[pa : pa + chunk] = buf[done : done + chunk]
+            else:
+                buf[done : done + chunk] = mv[pa : pa + chunk]
+            done += chunk
 
 
 def copy_pieces(

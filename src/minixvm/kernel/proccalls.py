@@ -22,7 +22,6 @@ from minixvm.kernel.proc import (
     RTS_NO_PRIV,
     RTS_RECEIVING,
     RTS_SLOT_FREE,
-    SERVER_Q,
     SYS_PROC,
     USER_CALLS,
     USER_Q,
@@ -120,7 +119,8 @@ def clear_proc(k: Kernel, p: Proc) -> None:
 
 
 def do_privctl(k: Kernel, caller: Proc, m: Message) -> int:
-    """SYS_PRIVCTL: set up or change a process's privileges."""
+    """SYS_PRIVCTL: set up or change a process's privileges (its scheduling
+    priority is not a privilege: it stays)."""
     p = endpoint_proc(k, caller, m.endpoint)
     req = m.request
     if req == SYS_PRIV_ALLOW:
@@ -132,10 +132,8 @@ def do_privctl(k: Kernel, caller: Proc, m: Message) -> int:
             flags=SYS_PROC, traps=ALL_TRAPS, calls=frozenset(m.calls),
             grant_table=p.priv.grant_table, grant_entries=p.priv.grant_entries,
         )
-        p.priority = SERVER_Q
     elif req == SYS_PRIV_SET_USER:
         p.priv = Priv(traps=USER_TRAPS, calls=USER_CALLS)
-        p.priority = USER_Q
     else:
         raise CallError(EINVAL)
     return OK

@@ -58,8 +58,8 @@ class Scheduler:
         if p in q:
             q.remove(p)
             return
-        # Its priority changed while it was queued (SYS_PRIVCTL): it is still in
-        # its old queue, and must leave it, or a blocked process would be run.
+        # Its priority changed while it was queued: it is still in its old
+        # queue, and must leave it, or a blocked process would be run.
         for q in self.queues:
             if p in q:
                 q.remove(p)

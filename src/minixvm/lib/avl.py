@@ -163,6 +163,13 @@ class AVLTree(Generic[V]):
         self._size += 1
         self._retrace(path)
 
+    def replace(self, key: int, value: V) -> None:
+        """Give the existing `key` a new value; raise KeyError if it is absent."""
+        node = self._find(key)
+        if node is None:
+            raise KeyError(key)
+        node.value = value
+
     def remove(self, key: int) -> V:
         """Remove `key` and return its value; raise KeyError if it is absent."""
         path: list[_Node[V]] = []

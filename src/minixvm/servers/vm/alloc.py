@@ -130,12 +130,12 @@ class PageAllocator:
         above_start = end if above is None else above[0]
         if below_end > page or above_start < end:
             raise ValueError(f"pages [{page}, {end}) overlap free memory")
-        if below is not None and below_end == page:
-            start = below[0]
-            self._free.remove(start)
         if above is not None and above_start == end:
             end += self._free.remove(above_start)
-        self._free.insert(start, end - start)
+        if below is not None and below_end == page:
+            self._free.replace(below[0], end - below[0])
+        else:
+            self._free.insert(start, end - start)
         self._free_pages += npages
 
     def add_free(self, page: int, npages: int) -> None:
@@ -214,9 +214,10 @@ class PageAllocator:
 
     def _carve(self, start: int, size: int, page: int, count: int) -> None:
         """Remove pages [page, page + count) from the free range (start, size)."""
-        self._free.remove(start)
         if page > start:
-            self._free.insert(start, page - start)
+            self._free.replace(start, page - start)
+        else:
+            self._free.remove(start)
         tail = start + size - (page + count)
         if tail:
             self._free.insert(page + count, tail)

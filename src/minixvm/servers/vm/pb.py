@@ -116,10 +116,16 @@ def new_blocks(
 
 
 def pb_unlink(vm: VM, pr: PhysRegion) -> None:
-    """Drop ``pr``'s reference: free the block at refcount 0; a sole
-    remaining sharer gets its mapping rewritten (it may be writable now)."""
-    pb = pr.ph
+    """Take ``pr`` out of its region and drop its reference (``pb_unref``)."""
     pr.parent.phys.remove(pr.offset)
+    pb_unref(vm, pr)
+
+
+def pb_unref(vm: VM, pr: PhysRegion) -> None:
+    """Drop ``pr``'s reference to its block (its region forgets it separately):
+    the block is freed at refcount 0; a sole remaining sharer gets its
+    mapping rewritten (it may be writable now)."""
+    pb = pr.ph
     with use(pb):
         pb.sharers.remove(pr)
         pb.refcount -= 1

@@ -26,6 +26,7 @@ from minixvm.servers.vm.pb import (
     new_blocks,
     pb_split,
     pb_unlink,
+    pb_unref,
     pr_attach,
 )
 from minixvm.servers.vm.slab import NoMemory, SlabObject, use
@@ -270,8 +271,12 @@ def unmap_phys(vm: VM, region: Region, start: int, end: int) -> None:
 
 def map_free_region(vm: VM, region: Region) -> None:
     """Remove a whole region and its memory."""
-    unmap_phys(vm, region, 0, region.length)
-    region.parent.regions.remove(region)
+    for pr in region.phys.values():
+        pb_unref(vm, pr)
+    vmp = region.parent
+    pt_clearmap(vm, vmp.pt, region.vaddr, region.length)
+    vm.tlb_dirty(vmp)
+    vmp.regions.remove(region)
     vm.slab.free(region)
 
 
