@@ -1,10 +1,15 @@
 """A hypothesis state machine driving VM against a model of memory.
 
-Random sequences of mmap, partial munmap, brk, fork, exit, writes and the
-yielded-block cache run across several processes. VM runs its full sanity
-check after every request; after every step each process's memory is read
-back and compared with what the model says it must hold. At the end every
-process exits and every frame is free again.
+Random sequences of mmap, partial munmap, brk, fork, exit, writes, the
+yielded-block cache, grants, safecopy and safemap run across several
+processes. VM runs its full sanity check after every request; after every
+step each process's memory is read back and compared with what the model
+says it must hold. At the end every process exits and every frame is free
+again.
+
+Memory shared through safemap is modelled by aliasing: the grantee's page
+is the very bytearray of the grantor's page until the mapping ends, when
+the grantee gets a copy (its snapshot).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from hypothesis.stateful import (
 from remote import Remote
 
 from minixvm import MinixError, System
-from minixvm.errors import EINVAL, ENOMEM, ESRCH, OK
+from minixvm.errors import EBUSY, EINVAL, ENOMEM, ESRCH, OK
+from minixvm.include.com import ANY
+from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
 from minixvm.include.vm import (
     MAP_ANON,
     MAP_CONTIG,
@@ -57,11 +64,12 @@ class Buffer:
     whole: bool = True
 
 
-@dataclass
+@dataclass(eq=False)
 class Model:
     """What one process must see."""
 
     remote: Remote = field(repr=False)
+    service: bool = False
     pages: dict[int, bytearray] = field(default_factory=dict, repr=False)
     regions: list[tuple[int, int]] = field(default_factory=list)  # (start, pages)
     brk: int = 0
@@ -76,6 +84,9 @@ class Model:
         for i in range(npages):
             self.pages.pop(start + i * P, None)
 
+    def region_pages(self, start: int, npages: int) -> list[int]:
+        return [start + i * P for i in range(npages)]
+
     def copy_for(self, remote: Remote) -> Model:
         child = Model(remote)
         child.pages = {a: bytearray(b) for a, b in self.pages.items()}
@@ -86,6 +97,37 @@ class Model:
         return child
 
 
+@dataclass(eq=False)
+class Grant:
+    """A grant a service made over one of its (non-buffer) regions."""
+
+    owner: Model = field(repr=False)
+    gid: int
+    start: int
+    npages: int
+
+    def intact(self) -> bool:
+        """Is all the granted memory still mapped in its owner?"""
+        return (self.start, self.npages) in self.owner.regions
+
+
+@dataclass(eq=False)
+class Mapping:
+    """Part of a grant mapped into a grantee's region (safemap)."""
+
+    grant: Grant = field(repr=False)
+    grantee: Model = field(repr=False)
+    addr: int
+    npages: int
+    writable: bool
+
+    def end(self, machine: VMMachine) -> None:
+        """The grantee keeps a private snapshot of what it saw."""
+        for a in self.grantee.region_pages(self.addr, self.npages):
+            self.grantee.pages[a] = bytearray(self.grantee.pages[a])
+        machine.mappings.remove(self)
+
+
 class VMMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -93,9 +135,12 @@ class VMMachine(RuleBasedStateMachine):
         self.system.run(lambda p: p.printf("warm up\n"))
         self.system.run_until_idle()
         self.free_at_start = self.system.statistics().frames_free
-        first = Remote.start(self.system)
-        brk = first.do(lambda p: p.sbrk(0))
-        self.procs = [Model(first, brk=brk)]
+        self.procs = []
+        for name in ("svc1", "svc2"):
+            remote = Remote.start(self.system, name, service=True)
+            self.procs.append(Model(remote, service=True, brk=remote.do(lambda p: p.sbrk(0))))
+        self.grants: list[Grant] = []
+        self.mappings: list[Mapping] = []
 
     def teardown(self) -> None:
         try:
@@ -126,11 +171,18 @@ class VMMachine(RuleBasedStateMachine):
         if prealloc:
             model.buffers[addr] = Buffer(addr, npages)
 
-    @precondition(lambda self: any(m.regions for m in self.procs))
+    def unpinned(self, model: Model) -> list[tuple[int, int]]:
+        """Regions of ``model`` that no live mapping involves."""
+        pinned = {(m.grant.owner, m.grant.start) for m in self.mappings}
+        pinned |= {(m.grantee, r[0]) for m in self.mappings for r in m.grantee.regions
+                   if r[0] <= m.addr < r[0] + r[1] * P}
+        return [r for r in model.regions if (model, r[0]) not in pinned]
+
+    @precondition(lambda self: any(self.unpinned(m) for m in self.procs))
     @rule(data=st.data())
     def munmap(self, data: st.DataObject) -> None:
-        model = self.pick(data, [m for m in self.procs if m.regions])
-        start, npages = self.pick(data, model.regions)
+        model = self.pick(data, [m for m in self.procs if self.unpinned(m)])
+        start, npages = self.pick(data, self.unpinned(model))
         first = data.draw(st.integers(0, npages - 1))
         count = data.draw(st.integers(1, npages - first))
         addr = start + first * P
@@ -164,7 +216,12 @@ class VMMachine(RuleBasedStateMachine):
     @rule(data=st.data(), payload=st.binary(min_size=1, max_size=96))
     def write(self, data: st.DataObject, payload: bytes) -> None:
         model = self.pick(data, [m for m in self.procs if m.pages])
-        page = self.pick(data, sorted(model.pages))
+        readonly = {a for m in self.mappings if m.grantee is model and not m.writable
+                    for a in model.region_pages(m.addr, m.npages)}
+        writable = sorted(set(model.pages) - readonly)
+        if not writable:
+            return
+        page = self.pick(data, writable)
         offset = data.draw(st.integers(0, P - len(payload)))
         model.remote.do(lambda p: p.mem.__setitem__(slice(page + offset,
                                                           page + offset + len(payload)),
@@ -191,6 +248,12 @@ class VMMachine(RuleBasedStateMachine):
         model = self.pick(data)
         model.remote.exit()
         self.procs.remove(model)
+        for mapping in list(self.mappings):
+            if mapping.grantee is model:
+                self.mappings.remove(mapping)
+            elif mapping.grant.owner is model:
+                mapping.end(self)
+        self.grants = [g for g in self.grants if g.owner is not model]
 
     @precondition(lambda self: any(m.buffers for m in self.procs))
     @rule(data=st.data(), block=st.integers(0, 5))
@@ -233,6 +296,90 @@ class VMMachine(RuleBasedStateMachine):
     def buffers_with(self, token: int) -> list[Buffer]:
         return [b for m in self.procs for b in m.buffers.values() if b.token == token]
 
+    # -- grants ----------------------------------------------------------------------
+
+    def services(self) -> list[Model]:
+        return [m for m in self.procs if m.service]
+
+    def grantable(self, model: Model) -> list[tuple[int, int]]:
+        return [r for r in model.regions if r[0] not in model.buffers]
+
+    @precondition(lambda self: any(self.grantable(m) for m in self.services()))
+    @rule(data=st.data())
+    def grant(self, data: st.DataObject) -> None:
+        model = self.pick(data, [m for m in self.services() if self.grantable(m)])
+        start, npages = self.pick(data, self.grantable(model))
+        access = CPF_READ | CPF_WRITE | CPF_MAP
+        gid = model.remote.do(lambda p: p.sys.grants.cpf_grant_direct(ANY, start, npages * P,
+                                                                      access))
+        self.grants.append(Grant(model, gid, start, npages))
+
+    def usable_grants(self) -> list[Grant]:
+        return [g for g in self.grants if g.intact()]
+
+    @precondition(lambda self: self.usable_grants())
+    @rule(data=st.data(), to_granter=st.booleans())
+    def safecopy(self, data: st.DataObject, to_granter: bool) -> None:
+        grant = self.pick(data, self.usable_grants())
+        requestor = self.pick(data, self.services())
+        read_only = {(m.grantee, m.addr) for m in self.mappings if not m.writable}
+        regions = [r for r in self.grantable(requestor) if (requestor, r[0]) not in read_only]
+        if requestor is grant.owner or not regions:
+            return
+        start, npages = self.pick(data, regions)
+        size = min(npages, grant.npages) * P
+        length = data.draw(st.integers(1, size))
+        offset = data.draw(st.integers(0, size - length))
+        src_off = data.draw(st.integers(0, size - length))
+        granter = grant.owner.remote.endpoint
+
+        def copy(p: Process) -> int:
+            call = p.sys.sys_safecopyto if to_granter else p.sys.sys_safecopyfrom
+            return call(granter, grant.gid, offset, start + src_off, length)
+
+        assert requestor.remote.do(copy) == OK
+        src, src_base, dst, dst_base = (
+            (requestor, start + src_off, grant.owner, grant.start + offset) if to_granter else
+            (grant.owner, grant.start + offset, requestor, start + src_off))
+        write_model(dst, dst_base, read_model(src, src_base, length))
+
+    @precondition(lambda self: self.usable_grants())
+    @rule(data=st.data(), writable=st.booleans())
+    def safemap(self, data: st.DataObject, writable: bool) -> None:
+        grant = self.pick(data, self.usable_grants())
+        grantee = self.pick(data, self.services())
+        free = [r for r in self.unpinned(grantee) if r[0] not in grantee.buffers]
+        if grantee is grant.owner or not free:
+            return
+        start, npages = self.pick(data, free)
+        n = min(npages, grant.npages)
+        granter = grant.owner.remote.endpoint
+        r = grantee.remote.do(lambda p: p.sys.sys_safemap(granter, grant.gid, 0, start, n * P,
+                                                          writable))
+        if r == -EBUSY:
+            return
+        assert r == OK
+        for i in range(n):
+            grantee.pages[start + i * P] = grant.owner.pages[grant.start + i * P]
+        self.mappings.append(Mapping(grant, grantee, start, n, writable))
+
+    @precondition(lambda self: self.mappings)
+    @rule(data=st.data())
+    def safeunmap(self, data: st.DataObject) -> None:
+        mapping = self.pick(data, self.mappings)
+        r = mapping.grantee.remote.do(lambda p: p.sys.sys_safeunmap(mapping.addr))
+        assert r == OK
+        mapping.end(self)
+
+    @precondition(lambda self: self.mappings)
+    @rule(data=st.data())
+    def saferevmap(self, data: st.DataObject) -> None:
+        grant = self.pick(data, self.mappings).grant
+        r = grant.owner.remote.do(lambda p: p.sys.sys_saferevmap_gid(grant.gid))
+        assert r == OK
+        for mapping in [m for m in self.mappings if m.grant is grant]:
+            mapping.end(self)
+
     # -- what must hold after every step ---------------------------------------------
 
     @invariant()
@@ -268,3 +415,23 @@ VMMachine.TestCase.settings = settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
 )
 TestVMModel = VMMachine.TestCase
+
+
+def read_model(model: Model, addr: int, length: int) -> bytes:
+    out = bytearray()
+    while len(out) < length:
+        a = addr + len(out)
+        page, off = a - a % P, a % P
+        n = min(P - off, length - len(out))
+        out += model.pages[page][off : off + n]
+    return bytes(out)
+
+
+def write_model(model: Model, addr: int, data: bytes) -> None:
+    done = 0
+    while done < len(data):
+        a = addr + done
+        page, off = a - a % P, a % P
+        n = min(P - off, len(data) - done)
+        model.pages[page][off : off + n] = data[done : done + n]
+        done += n
