@@ -132,7 +132,9 @@ class VMMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.system = System.boot(ram="32M", sanity_checks=True)
+        # Servers keep what the first program and service make them allocate.
         self.system.run(lambda p: p.printf("warm up\n"))
+        self.system.run(lambda p: p.printf("warm up\n"), service=True)
         self.system.run_until_idle()
         self.free_at_start = self.system.statistics().frames_free
         self.procs = []
