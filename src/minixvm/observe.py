@@ -1,0 +1,90 @@
+"""Looking inside a running system: processes and their memory maps.
+
+These read the servers' and kernel's tables directly from the host, without
+sending a message, so looking changes nothing (no fault, no trace line).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from minixvm.errors import ESRCH, MinixError
+from minixvm.servers.vm.pb import PBSH_COW, PBSH_SMAP
+from minixvm.servers.vm.region import VR_SHARED, VR_WRITABLE
+
+if TYPE_CHECKING:
+    from minixvm.boot import System
+
+SHARING = {0: "", PBSH_COW: "cow", PBSH_SMAP: "smap"}
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One line of ``ps``."""
+
+    pid: int
+    endpoint: int
+    name: str
+    state: str
+    system: bool
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """A physical block behind part of a region."""
+
+    vaddr: int
+    phys: int
+    length: int
+    refcount: int
+    sharing: str
+
+
+@dataclass(frozen=True)
+class MapEntry:
+    """One region of a process, like a line of /proc/PID/maps, with the blocks
+    behind it."""
+
+    start: int
+    end: int
+    perms: str
+    memtype: str
+    blocks: tuple[BlockInfo, ...]
+
+    def __str__(self) -> str:
+        present = sum(b.length for b in self.blocks) // 4096
+        return (f"{self.start:08x}-{self.end:08x} {self.perms} {self.memtype:<10} "
+                f"{present} pages present")
+
+
+def ps(system: System) -> list[ProcessInfo]:
+    """Every process PM knows, with the kernel's view of its state."""
+    assert system.pm is not None
+    result = []
+    for mp in sorted(system.pm.mproc.values(), key=lambda mp: mp.pid):
+        p = system.kernel.procs.isokendpt(mp.endpoint)
+        state = p.flags_text() if p is not None else "ZOMBIE"
+        name = p.name if p is not None else mp.name
+        result.append(ProcessInfo(mp.pid, mp.endpoint, name, state, mp.system))
+    return result
+
+
+def maps(system: System, pid: int) -> list[MapEntry]:
+    """The regions of process ``pid`` and the blocks behind them."""
+    assert system.pm is not None and system.vm is not None
+    mp = system.pm.by_pid(pid)
+    vmp = system.vm.proc(mp.endpoint) if mp is not None else None
+    if vmp is None:
+        raise MinixError(ESRCH, f"no process {pid}")
+    entries = []
+    for region in vmp.regions:
+        perms = "r" + ("w" if region.flags & VR_WRITABLE else "-") + \
+            ("s" if region.flags & VR_SHARED else "p")
+        blocks = tuple(
+            BlockInfo(region.vaddr + pr.offset, pr.ph.phys, pr.ph.length, pr.ph.refcount,
+                      SHARING.get(pr.ph.share_flag, "?"))
+            for pr in region.phys.values()
+        )
+        entries.append(MapEntry(region.vaddr, region.end, perms, region.memtype.name, blocks))
+    return entries
