@@ -15,29 +15,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmarks.bench_foundation import best_rate, host_faults, simulated_faults
+from benchmarks.timing import best
 from minixvm import System
+from minixvm.include.vm import MAP_ANON, MAP_FIXED, MAP_PRIVATE
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.regiontree import RegionList, RegionStore, RegionTree
 
 P = PAGE_SIZE
 BASE = 0x10000000
+FAULTS = 300
+PAIRS = 200
 
 
 @dataclass
 class Reg:
     vaddr: int
     length: int
-
-
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
-    """The best of ``repeat`` timings of ``fn()``, in seconds."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def filled(store: RegionStore, n: int) -> RegionStore:
@@ -78,34 +73,45 @@ def region_stores() -> list[str]:
     return lines
 
 
-def vm_mmap_munmap(n: int, store: Callable[[], RegionStore]) -> float:
-    """Microseconds per VM_MMAP+VM_MUNMAP pair in a process holding ``n`` regions."""
+def vm_costs(n: int, store: Callable[[], RegionStore]) -> tuple[float, float]:
+    """Microseconds per page fault on a random one of ``n`` regions, and per
+    VM_MMAP+VM_MUNMAP pair, in a process holding ``n`` regions."""
     result: dict[str, float] = {}
 
     def prog(p: Process) -> int:
-        for _ in range(n):
-            p.mmap(P)
-        ops = 200
-
-        def pairs() -> None:
-            for _ in range(ops):
-                p.munmap(p.mmap(P), P)
-
-        result["us"] = best(pairs) / ops * 1e6
+        regions = [p.mmap(P) for _ in range(n)]
+        rng = random.Random(n)
+        touch = [regions[rng.randrange(n)] for _ in range(FAULTS)]
+        t = time.perf_counter()
+        for a in touch:
+            p.mem[a] = 1
+            p.munmap(a, P)
+            p.mmap(P, flags=MAP_PRIVATE | MAP_ANON | MAP_FIXED, addr=a)
+        result["fault"] = (time.perf_counter() - t) / FAULTS * 1e6
+        result["pair"] = best(lambda: [p.munmap(p.mmap(P), P) for _ in range(PAIRS)]) / PAIRS * 1e6
         return 0
 
     with System.boot(ram="64M", region_store=store) as system:
         system.run(prog)
-    return result["us"]
+    return result["fault"], result["pair"]
 
 
 def vm_regions() -> list[str]:
     lines = []
-    for n in (10, 1_000):
-        t, li = vm_mmap_munmap(n, RegionTree), vm_mmap_munmap(n, RegionList)
-        lines.append(f"VM_MMAP+VM_MUNMAP   with {n:>7,} regions: tree {t:8.1f} us, "
-                     f"list {li:10.1f} us per pair (list/tree {li / t:8.2f}x)")
+    for n in (10, 1_000, 4_000):
+        tree, listed = vm_costs(n, RegionTree), vm_costs(n, RegionList)
+        lines.append(f"VM fault+munmap+mmap(FIXED) on a random one of {n:>5,} regions: tree "
+                     f"{tree[0]:7.1f} us, list {listed[0]:7.1f} us (list/tree "
+                     f"{listed[0] / tree[0]:5.2f}x)")
+        lines.append(f"VM_MMAP+VM_MUNMAP with {n:>5,} regions: tree {tree[1]:7.1f} us, list "
+                     f"{listed[1]:7.1f} us (list/tree {listed[1] / tree[1]:5.2f}x)")
     return lines
+
+
+def demand_zero() -> list[str]:
+    sim, host = best_rate(simulated_faults), best_rate(host_faults)
+    return [f"demand-zero faults: {sim:,.0f}/s simulated vs {host:,.0f}/s host first touch "
+            f"(host/simulated {host / sim:,.0f}x)"]
 
 
 def fork_time(cow: bool, megabytes: int = 64) -> float:
@@ -134,7 +140,7 @@ def fork() -> list[str]:
 
 
 def main() -> list[str]:
-    return region_stores() + vm_regions() + fork()
+    return region_stores() + vm_regions() + fork() + demand_zero()
 
 
 if __name__ == "__main__":
