@@ -110,7 +110,7 @@ def test_boot_processes_leave_the_boot_directory_and_free_their_preallocation(
         return any(start <= page < start + n for start, n in free)
 
     boot = k.kinfo.boot_procs
-    assert {b.name for b in boot} == {"pm", "memory", "tty", "vm", "init"}
+    assert {"pm", "memory", "tty", "vm", "init"} <= {b.name for b in boot}
     for b in boot:
         p = k.procs.slot(b.slot)
         assert p.cr3 not in (0, k.boot_pagedir), f"{b.name} still on the boot directory"

@@ -24,7 +24,7 @@ from minixvm.include.grant import (
     GRANT_TABLE_START,
     GrantEntry,
 )
-from minixvm.include.vm import MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE, VM_MMAP, VM_MUNMAP
+from minixvm.include.vm import VM_MUNMAP
 from minixvm.machine.ram import PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -110,11 +110,9 @@ class GrantTable:
         old_n = len(self.used)
         new_n = old_n * 2 + 2 if old_n else GRANT_TABLE_START
         size = -(-new_n * GRANT_ENTRY_SIZE // PAGE_SIZE) * PAGE_SIZE
-        reply = self.sys.vm_call(VM_MMAP, addr=0, len=size, prot=PROT_READ | PROT_WRITE,
-                                 flags=MAP_ANON | MAP_PRIVATE, fd=-1, offset=0)
-        if reply.m_type != OK:
+        new = self.sys.minix_mmap(size)
+        if new < 0:
             raise MinixError(ENOMEM, "cannot grow the grant table")
-        new = reply.retaddr
         if old_n:
             self.sys.mem_write(new, self.sys.mem_read(self.addr, old_n * GRANT_ENTRY_SIZE))
         self.sys.sys_setgrant(new, new_n)

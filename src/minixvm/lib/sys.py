@@ -45,6 +45,7 @@ from minixvm.include.com import (
 )
 from minixvm.include.ipc import Message
 from minixvm.include.pm import PM_EXIT
+from minixvm.include.vm import MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE, VM_MMAP
 from minixvm.lib.grants import GrantTable
 
 if TYPE_CHECKING:
@@ -219,6 +220,13 @@ class SysLib:
     def mem_write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         """Store into this process's memory (may page-fault)."""
         self.k.memory.user_write(self.k.sched.caller(), addr, data)
+
+    def minix_mmap(self, length: int) -> int:
+        """Anonymous read-write memory for this process: its address, or a
+        negative errno (MINIX minix_mmap)."""
+        reply = self.vm_call(VM_MMAP, addr=0, len=length, prot=PROT_READ | PROT_WRITE,
+                             flags=MAP_PRIVATE | MAP_ANON, fd=-1, offset=0)
+        return reply.retaddr if reply.m_type == OK else reply.m_type
 
     def vm_call(self, m_type: int, **fields: Any) -> Message:
         """A request to VM (the reply's m_type is the result)."""

@@ -12,15 +12,7 @@ from minixvm.errors import EINVAL, ENXIO, OK
 from minixvm.include.com import SELF
 from minixvm.include.dev import DEV_READ, DEV_WRITE, MEMORY_DEV, NULL_DEV, ZERO_DEV
 from minixvm.include.ipc import Message
-from minixvm.include.vm import (
-    MAP_ANON,
-    MAP_PRIVATE,
-    PROT_READ,
-    PROT_WRITE,
-    VM_MAP_PHYS,
-    VM_MMAP,
-    VM_UNMAP_PHYS,
-)
+from minixvm.include.vm import VM_MAP_PHYS, VM_UNMAP_PHYS
 from minixvm.lib.sys import SysLib
 
 ZERO_BUF = 4096
@@ -70,11 +62,10 @@ class MemoryDriver:
 
     def zero_fill(self, m: Message) -> int:
         if not self.zeros:
-            reply = self.sys.vm_call(VM_MMAP, addr=0, len=ZERO_BUF, prot=PROT_READ | PROT_WRITE,
-                                     flags=MAP_ANON | MAP_PRIVATE, fd=-1, offset=0)
-            if reply.m_type != OK:
-                return reply.m_type
-            self.zeros = reply.retaddr
+            zeros = self.sys.minix_mmap(ZERO_BUF)
+            if zeros < 0:
+                return zeros
+            self.zeros = zeros
         done = 0
         while done < m.count:
             n = min(ZERO_BUF, m.count - done)

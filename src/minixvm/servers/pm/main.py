@@ -20,7 +20,7 @@ from minixvm.include.com import (
     VM_PROC_NR,
 )
 from minixvm.include.ipc import Message
-from minixvm.include.vm import MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE, VM_BRK, VM_MMAP
+from minixvm.include.vm import VM_BRK
 from minixvm.kernel.proc import Proc
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
@@ -122,7 +122,8 @@ class PM:
         """A buffer of at least ``n`` bytes in PM's own memory."""
         if n > self._scratch_len:
             size = -(-n // PAGE_SIZE) * PAGE_SIZE
-            reply = self.sys.vm_call(VM_MMAP, addr=0, len=size, prot=PROT_READ | PROT_WRITE,
-                                     flags=MAP_ANON | MAP_PRIVATE, fd=-1, offset=0)
-            self._scratch, self._scratch_len = reply.retaddr, size
+            addr = self.sys.minix_mmap(size)
+            if addr < 0:
+                self.sys.panic("no memory for exec buffers: %d", addr)
+            self._scratch, self._scratch_len = addr, size
         return self._scratch

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from minixvm.errors import EINVAL, OK
 from minixvm.include.dev import DEV_WRITE
 from minixvm.include.ipc import Message
-from minixvm.include.vm import MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE, VM_MMAP
 from minixvm.lib.sys import SysLib
 
 BUF_SIZE = 4096
@@ -39,11 +38,10 @@ class TTY:
         if m.count < 0:
             return -EINVAL
         if not self.buf:
-            reply = self.sys.vm_call(VM_MMAP, addr=0, len=BUF_SIZE, prot=PROT_READ | PROT_WRITE,
-                                     flags=MAP_ANON | MAP_PRIVATE, fd=-1, offset=0)
-            if reply.m_type != OK:
-                return reply.m_type
-            self.buf = reply.retaddr
+            buf = self.sys.minix_mmap(BUF_SIZE)
+            if buf < 0:
+                return buf
+            self.buf = buf
         done = 0
         while done < m.count:
             n = min(BUF_SIZE, m.count - done)
