@@ -94,7 +94,7 @@ def test_kernel_is_mapped_in_every_address_space(system: System) -> None:
 def test_every_process_directory_is_found_through_pagedirs(system: System) -> None:
     k = system.kernel
     assert k.memory.pagedirs_cr3 == k.procs.slot(VM_PROC_NR).cr3  # VM's own space
-    assert k.pagedirs_pde == PAGEDIRS_PDE
+    assert k.memory.pagedirs_base == PAGEDIRS_PDE << 22
     for p in processes(system):
         check_pagedirs(system, p)
 

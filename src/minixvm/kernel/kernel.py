@@ -100,7 +100,6 @@ class Kernel:
         self.safemaps = SafeMaps(self)
         self.cow_safecopy = True
         self.panicked: str | None = None
-        self.pagedirs_pde = 0
         self.boot_pagedir = 0
         self.kinfo: KernelInfo | None = None
         for nr, name in TASK_NAMES.items():
@@ -125,10 +124,10 @@ class Kernel:
             p.priv = Priv(flags=entry.flags, traps=entry.traps, calls=entry.calls)
             p.context = Context(entry=entry.entry)
             p.cr3 = self.boot_pagedir
-            p.boot_base, p.boot_image, p.boot_size = base, arch.BOOT_IMAGE_PAGES * PAGE_SIZE, size
             self.ram.zero(base, size)
             self.ram.write(base, entry.name.encode() + b"\0")
-            boot_procs.append(BootInfo(p.nr, p.name, base, p.boot_image, size, p.is_system))
+            image = arch.BOOT_IMAGE_PAGES * PAGE_SIZE
+            boot_procs.append(BootInfo(p.nr, p.name, base, image, size, p.is_system))
             p.rts_flags = 0
             self.sched.queues[p.priority].append(p)
             base += size
@@ -192,8 +191,5 @@ class Kernel:
         users = [p for p in self.procs.live() if p.nr >= 0]
         return ", ".join(f"{p.name}({p.endpoint}) {p.flags_text()}" for p in users)
 
-    def endpoint_name(self, e: int) -> str:
-        p = self.procs.isokendpt(e)
-        return p.name if p else f"?{e}"
 
 

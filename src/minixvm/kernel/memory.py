@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EFAULT
-from minixvm.include.arch import PAGEDIRS_BASE
 from minixvm.include.com import VMPTYPE_CHECK
 from minixvm.kernel.exceptions import CallError, VMSuspend
 from minixvm.kernel.proc import Proc
@@ -36,7 +35,9 @@ class KernelMemory:
         self.k = kernel
         self.mmu = kernel.mmu
         self.ram = kernel.ram
-        # VM's page directory, through which the kernel sees the PAGEDIRS window.
+        # Where VM installed the table of page directories (VMCTL_I386_PAGEDIRS):
+        # its address in every address space, and VM's page directory to look through.
+        self.pagedirs_base = 0
         self.pagedirs_cr3 = 0
 
     def pagedir(self, p: Proc) -> int:
@@ -45,7 +46,7 @@ class KernelMemory:
         if self.pagedirs_cr3 and p.nr >= 0:
             try:
                 return self.mmu.translate(
-                    self.pagedirs_cr3, PAGEDIRS_BASE + p.nr * 4096, write=False, user=False
+                    self.pagedirs_cr3, self.pagedirs_base + p.nr * 4096, write=False, user=False
                 )
             except PageFault:
                 pass  # no directory of its own yet: the boot mapping

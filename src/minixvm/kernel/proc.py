@@ -67,7 +67,6 @@ SENDNB = 5
 
 # Privilege flags.
 SYS_PROC = 0x01  # a system process (server, driver, task)
-PREEMPTIBLE = 0x02
 
 # Trap masks.
 ALL_TRAPS = frozenset({SEND, RECEIVE, SENDREC, NOTIFY, SENDNB})
@@ -106,17 +105,15 @@ class Context:
     ``entry(proc)`` is where the process starts (its program counter);
     ``fork_entry`` is what a child created by fork starts at (set by libc just
     before it asks PM to fork, because a Python stack cannot be duplicated).
-    ``state`` is the program's saved register file for CPU-emulated programs.
     """
 
     entry: Callable[[Proc], Any]
     fork_entry: Callable[[Proc], Any] | None = None
-    state: Any = None
 
     def for_child(self) -> Context:
         if self.fork_entry is None:
             raise ValueError("fork without a child entry point")
-        return Context(entry=self.fork_entry, state=self.state)
+        return Context(entry=self.fork_entry)
 
 
 @dataclass(eq=False)
@@ -164,10 +161,6 @@ class Proc:
     # Accounting, in clock ticks.
     user_time: int = 0
     sys_time: int = 0
-    # Boot-time memory the process runs on before VM takes over.
-    boot_base: int = 0
-    boot_image: int = 0
-    boot_size: int = 0
 
     @property
     def alive(self) -> bool:

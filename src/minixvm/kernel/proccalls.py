@@ -84,7 +84,7 @@ def do_exec(k: Kernel, caller: Proc, m: Message) -> int:
     if not callable(m.entry):
         raise CallError(EINVAL)
     p.name = str(m.name)[:15]
-    p.context = Context(entry=m.entry, state=getattr(m, "state", None))
+    p.context = Context(entry=m.entry)
     k.sched.drop_greenlet(p)
     p.getfrom_e = NONE
     p.reply_pending = False

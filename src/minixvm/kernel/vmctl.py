@@ -113,8 +113,8 @@ class VMCtl:
         elif param == VMCTL_FLUSHTLB:
             self.k.mmu.flush(p.cr3)
         elif param == VMCTL_I386_PAGEDIRS:
+            self.k.memory.pagedirs_base = m.value << 22
             self.k.memory.pagedirs_cr3 = caller.cr3
-            self.k.pagedirs_pde = m.value
         else:
             raise CallError(EINVAL)
         return OK

@@ -9,7 +9,7 @@ is reserved below the stack top (seed 040362e37, 769af5727).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from minixvm.errors import ENOMEM, OK
 from minixvm.machine.ram import PAGE_SIZE
@@ -41,8 +41,6 @@ class ExecInfo:
     allocmem_ondemand: Callable[[ExecInfo, int, int, bool], int]
     allocmem_prealloc: Callable[[ExecInfo, int, int, bool], int]
     copymem: Callable[[ExecInfo, int, bytes], int]
-    load_base: int = 0
-    out: dict[str, int] = field(default_factory=dict)
 
 
 def trunc_page(v: int) -> int:
@@ -74,5 +72,4 @@ def libexec_load(info: ExecInfo) -> int:
     if info.allocmem_ondemand(info, stack_base, info.stack_size, True) != OK:
         info.clearproc(info)
         return -ENOMEM
-    info.out["stack_top"] = info.stack_top
     return OK

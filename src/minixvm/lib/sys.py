@@ -116,9 +116,8 @@ class SysLib:
     def sys_fork(self, parent: int, slot: int) -> Message:
         return self.kernel_call(SYS_FORK, parent=parent, slot=slot)
 
-    def sys_exec(self, endpoint: int, entry: Any, name: str, state: Any = None) -> int:
-        return self.kernel_call(SYS_EXEC, endpoint=endpoint, entry=entry, name=name,
-                                state=state).m_type
+    def sys_exec(self, endpoint: int, entry: Any, name: str) -> int:
+        return self.kernel_call(SYS_EXEC, endpoint=endpoint, entry=entry, name=name).m_type
 
     def sys_clear(self, endpoint: int) -> int:
         return self.kernel_call(SYS_CLEAR, endpoint=endpoint).m_type
