@@ -123,12 +123,6 @@ def test_mmap_address_hint_is_used_when_free(system: System) -> None:
 
 
 def test_mmap_prealloc_takes_no_faults(system: System) -> None:
-    def prog(p: Process) -> int:
-        a = p.mmap(8 * P, flags=MAP_PRIVATE | MAP_ANON | MAP_PREALLOC)
-        return a
-
-    a = system.run(prog)
-    del a
     seen: dict[str, int] = {}
 
     def touch(p: Process) -> int:
