@@ -8,7 +8,7 @@ from remote import Remote
 
 from minixvm import MinixError, System
 from minixvm.errors import EINVAL, ELOOP, EPERM, OK
-from minixvm.include.com import ANY, SYS_VIRCOPY, VFS_PROC_NR
+from minixvm.include.com import ANY, INIT_PROC_NR, SYS_VIRCOPY, VFS_PROC_NR
 from minixvm.include.grant import (
     CPF_MAP,
     CPF_READ,
@@ -152,3 +152,12 @@ def test_grant_table_grows_and_keeps_old_grants(trio: tuple[Remote, Remote, Remo
         dst = b.do(lambda p: p.mmap(P))
         assert b.do(lambda p, g=g, d=dst: p.sys.sys_safecopyfrom(a.endpoint, g, 0, d, 1)) == OK
         assert b.do(lambda p, d=dst: p.mem[d]) == i
+
+
+def test_a_new_program_starts_without_a_grant_table(system: System) -> None:
+    """Programs are forked from init, which has a grant table (it hands DS the
+    labels of services); exec must not leave the child pointing at it."""
+    system.run(lambda p: 0, service=True)
+    init = system.kernel.procs.slot(INIT_PROC_NR)
+    assert init.priv.grant_table != 0
+    assert system.run(lambda p: p.sys.proc.priv.grant_table, service=True) == 0

@@ -1,7 +1,7 @@
 """The boot image and the System: the Python API to a running minixvm.
 
 ``System.boot()`` builds a machine, loads the boot image (PM, VM, the
-memory driver, the console, init), and runs it until every server waits
+memory driver, the console, DS, init), and runs it until every server waits
 for work. Programs are started through init; ``run`` drives the system
 until the program has exited.
 """
@@ -17,6 +17,7 @@ from typing import Any
 
 from minixvm.include import com
 from minixvm.include.com import (
+    DS_PROC_NR,
     HARDWARE,
     INIT_PROC_NR,
     MEM_PROC_NR,
@@ -31,6 +32,7 @@ from minixvm.kernel.trace import Trace
 from minixvm.lib.c import Program, program_entry
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import RAM
+from minixvm.servers.ds.main import DS
 from minixvm.servers.init.main import Init, SpawnRequest
 from minixvm.servers.memory.main import MemoryDriver
 from minixvm.servers.pm.main import PM
@@ -47,7 +49,10 @@ VM_CALLS = frozenset(_BASE | {com.SYS_FORK, com.SYS_VMCTL, com.SYS_MEMSET, com.S
                               com.SYS_KILL, com.SYS_ABORT})
 DRIVER_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_SETGRANT,
                                   com.SYS_UMAP})
-INIT_CALLS = frozenset(_BASE | {com.SYS_PRIVCTL})
+DS_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_SAFEMAP,
+                              com.SYS_SAFEREVMAP, com.SYS_SAFEUNMAP, com.SYS_SETGRANT})
+# init starts services and publishes their labels in DS (a key goes by grant).
+INIT_CALLS = frozenset(_BASE | {com.SYS_PRIVCTL, com.SYS_SETGRANT})
 # What a service started by init may do (MINIX's test services are like this).
 SERVICE_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_VSAFECOPY,
                                    com.SYS_SETGRANT, com.SYS_SAFEMAP, com.SYS_SAFEREVMAP,
@@ -166,6 +171,7 @@ class System:
             BootProc(MEM_PROC_NR, "memory", server(MemoryDriver), SERVER_Q, DRIVER_CALLS),
             BootProc(TTY_PROC_NR, "tty", server(lambda s: TTY(s, self.console.write)),
                      SERVER_Q, DRIVER_CALLS),
+            BootProc(DS_PROC_NR, "ds", server(DS), SERVER_Q, DS_CALLS),
             BootProc(VM_PROC_NR, "vm", server(vm), SERVER_Q, VM_CALLS),
             BootProc(INIT_PROC_NR, "init",
                      server(lambda s: Init(s, self._requests, self._exited)), USER_Q - 1,

@@ -78,13 +78,15 @@ def do_exec(k: Kernel, caller: Proc, m: Message) -> int:
     """SYS_EXEC: process ``m.endpoint`` starts a new program at ``m.entry``.
 
     Its old execution is discarded (exec does not return), any wait for a
-    reply is cancelled, and it runs as soon as nothing else stops it.
+    reply is cancelled, and it runs as soon as nothing else stops it. Its
+    grant table was in the old image: the new program has none.
     """
     p = endpoint_proc(k, caller, m.endpoint)
     if not callable(m.entry):
         raise CallError(EINVAL)
     p.name = str(m.name)[:15]
     p.context = Context(entry=m.entry)
+    p.priv.grant_table = p.priv.grant_entries = 0
     k.sched.drop_greenlet(p)
     p.getfrom_e = NONE
     p.reply_pending = False

@@ -40,7 +40,7 @@ from minixvm.include.ds import (
 )
 from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
 from minixvm.include.ipc import Message
-from minixvm.include.vm import MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE, VM_MMAP, VM_MUNMAP
+from minixvm.include.vm import VM_MUNMAP
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 
@@ -60,6 +60,7 @@ _clients: WeakKeyDictionary[SysLib, _Client] = WeakKeyDictionary()
 
 
 def _client(sys: SysLib) -> _Client:
+    """The library's state for the process of ``sys``."""
     return _clients.setdefault(sys, _Client())
 
 
@@ -68,13 +69,12 @@ def _scratch(sys: SysLib, nbytes: int) -> int:
     c = _client(sys)
     if c.size < nbytes:
         size = -(-nbytes // PAGE_SIZE) * PAGE_SIZE
-        reply = sys.vm_call(VM_MMAP, addr=0, len=size, prot=PROT_READ | PROT_WRITE,
-                            flags=MAP_ANON | MAP_PRIVATE, fd=-1, offset=0)
-        if reply.m_type != OK:
-            return reply.m_type
+        buf = sys.minix_mmap(size)
+        if buf < 0:
+            return buf
         if c.size:
             sys.vm_call(VM_MUNMAP, addr=c.buf, len=c.size)
-        c.buf, c.size = reply.retaddr, size
+        c.buf, c.size = buf, size
     return c.buf
 
 
@@ -112,6 +112,7 @@ def _invoke(sys: SysLib, request: int, key: bytes, access: int = CPF_READ,
 
 
 def _key(name: str) -> bytes:
+    """A key as DS takes it: UTF-8 and a NUL."""
     return name.encode() + b"\0"
 
 
@@ -235,6 +236,7 @@ def ds_retrieve_map(sys: SysLib, key: str, addr: int, length: int, nr_snapshot: 
 
 
 def _delete(sys: SysLib, key: str, kind: int) -> int:
+    """Delete our entry ``key`` of type ``kind``."""
     return _invoke(sys, DS_DELETE, _key(key), flags=kind).m_type
 
 

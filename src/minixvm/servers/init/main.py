@@ -3,9 +3,10 @@
 The System asks init to start programs (a queue it fills, then an interrupt
 from the kernel: a notification from HARDWARE). For each, init forks; the
 child execs the Python program image. A child asked to be a service first
-waits while init gives it system privileges (until RS exists, init is the
-service starter). PM notifies init when a child exits; init collects it
-and reports the status to the System.
+waits while init gives it system privileges and publishes its label in
+DS (until RS exists, init is the service starter and does what RS does).
+PM notifies init when a child exits; init collects it, deletes a
+service's label, and reports the status to the System.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 
 from minixvm.errors import ECHILD, OK
 from minixvm.include.com import HARDWARE, INIT_PROC_NR, PM_PROC_NR, SYS_PRIV_SET_SYS
+from minixvm.include.ds import DSF_PRIV_OVERWRITE
 from minixvm.include.ipc import Message
 from minixvm.include.pm import PM_EXEC, PM_EXIT, PM_FORK, PM_WAITPID
 from minixvm.include.signal import WNOHANG
 from minixvm.include.vm import VM_RS_SET_PRIV
 from minixvm.kernel.proc import Proc
+from minixvm.lib.ds import ds_delete_label, ds_publish_label
 from minixvm.lib.sys import SysLib
 
 INIT_GO = 0x1F00  # a service child asks init to set it up
@@ -46,6 +49,7 @@ class Init:
         self.requests = requests
         self.on_exit = on_exit
         self.services: dict[int, SpawnRequest] = {}
+        self.labels: dict[int, str] = {}  # pid -> label of a running service
 
     def main(self) -> None:
         while True:
@@ -84,7 +88,18 @@ class Init:
         if req is not None:
             self.sys.sys_privctl(m.m_source, SYS_PRIV_SET_SYS, req.calls)
             self.sys.vm_call(VM_RS_SET_PRIV, endpoint=m.m_source)
+            self.publish_label(req, m.m_source)
         self.sys.send(m.m_source, Message(OK))
+
+    def publish_label(self, req: SpawnRequest, endpoint: int) -> None:
+        """Name the service in DS, as RS does: its name, or if a running service
+        has that label already, its name and pid. Only init may rename it."""
+        for label in (req.name, f"{req.name}.{req.pid}"):
+            r = ds_publish_label(self.sys, label, endpoint, DSF_PRIV_OVERWRITE)
+            if r == OK:
+                self.labels[req.pid] = label
+                return
+        self.sys.printf("init: no label for %s: %d\n", req.name, r)
 
     def reap(self) -> None:
         """Collect every child that has exited."""
@@ -92,5 +107,8 @@ class Init:
             reply = self.sys.taskcall(PM_PROC_NR, PM_WAITPID, pid=-1, options=WNOHANG)
             if reply.m_type == -ECHILD or reply.m_type != OK or reply.pid == 0:
                 return
+            label = self.labels.pop(reply.pid, None)
+            if label is not None:
+                ds_delete_label(self.sys, label)
             self.on_exit(reply.pid, reply.status)
 

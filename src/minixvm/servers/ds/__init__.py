@@ -1,0 +1,1 @@
+"""DS, the data store: named values published and retrieved by system processes."""
