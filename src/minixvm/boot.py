@@ -87,6 +87,7 @@ class Statistics:
     """A snapshot of the whole system's counters."""
 
     ticks: int
+    switches: int
     processes: int
     messages: int
     notifies: int
@@ -237,6 +238,7 @@ class System:
         assert vm is not None
         return Statistics(
             ticks=k.clock.ticks,
+            switches=k.sched.switches,
             processes=sum(1 for p in k.procs.live() if p.nr >= 0),
             messages=k.ipc.messages,
             notifies=k.ipc.notifies,
