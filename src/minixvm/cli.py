@@ -20,9 +20,10 @@ def cmd_boot(args: argparse.Namespace) -> int:
     try:
         with System.boot(ram=args.ram, trace=args.trace, trace_sink=trace_sink,
                          sanity_checks=args.sanity) as system:
-            handles = [system.spawn(prog) for prog in DEMO]
-            for handle in handles:
-                system.wait(handle)
+            handles = []
+            for prog in DEMO:
+                handles.append(system.spawn(prog))
+                system.wait(handles[-1])
             system.run_until_idle()
             out.print(system.console.text, end="", markup=False)
             out.print(summary(system, handles))
