@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from minixvm.errors import EDONTREPLY, ENOSYS, OK
+from minixvm.errors import ENOSYS, OK
 from minixvm.include import vm as vmc
 from minixvm.include.arch import PAGEDIRS_PDE
 from minixvm.include.com import (
@@ -46,8 +46,6 @@ from minixvm.servers.vm.region import VR_WRITABLE, map_new_physblock, map_page_r
 from minixvm.servers.vm.regiontree import RegionStore, RegionTree
 from minixvm.servers.vm.slab import NoMemory, Slab
 from minixvm.servers.vm.vmproc import VMProc
-
-SUSPEND = -EDONTREPLY
 
 Handler = Callable[["VM", Message], int]
 
@@ -141,11 +139,9 @@ class VM:
                     pagefaults.do_memory(self)
                     self.request_done()
                 continue
-            result = self.dispatch(m)
+            m.m_type = self.dispatch(m)
             self.request_done()
-            if result != SUSPEND:
-                m.m_type = result
-                self.sys.send(m.m_source, m)
+            self.sys.send(m.m_source, m)
 
     def dispatch(self, m: Message) -> int:
         """Check the caller's rights and run the request's handler."""
@@ -204,10 +200,6 @@ class VM:
         """The live VMProc for an endpoint."""
         vmp = self.procs.get(_ENDPOINT_P(endpoint))
         return vmp if vmp is not None and vmp.endpoint == endpoint else None
-
-    @staticmethod
-    def is_system(vmp: VMProc) -> bool:
-        return vmp.system
 
     def new_region_id(self) -> int:
         self._region_ids += 1

@@ -65,7 +65,7 @@ def target(vm: VM, m: Message, ep: int) -> VMProc | None:
     caller = vm.proc(m.m_source)
     if ep in (SELF, m.m_source):
         return caller
-    if caller is None or not vm.is_system(caller):
+    if caller is None or not caller.system:
         return None
     return vm.proc(ep)
 
