@@ -22,6 +22,7 @@ from minixvm.include.vm import (
     MAP_UNINITIALIZED,
     PROT_READ,
     PROT_WRITE,
+    VM_BRK,
     VM_EXIT,
     VM_FORK,
     VM_GETPHYS,
@@ -33,8 +34,10 @@ from minixvm.include.vm import (
     VM_MUNMAP_TEXT,
     VM_PROCCTL,
     VM_REMAP,
+    VM_RS_SET_PRIV,
     VM_SHM_UNMAP,
     VM_UNMAP_PHYS,
+    VM_WILLEXIT,
     VMIW_REGION,
     VMIW_STATS,
     VMIW_USAGE,
@@ -423,3 +426,33 @@ def test_slab_objects_are_locked_outside_use(system: System) -> None:
     with use(region):
         region.flags = region.flags
     system.vm_sanity_check()
+
+
+def test_privileged_calls_check_their_arguments(system: System) -> None:
+    """The calls only PM, RS and drivers may make refuse bad arguments (the
+    test process is given their rights, as their callers have them)."""
+
+    results: list[int] = []
+
+    def prog(p: Process) -> int:
+        vmp = system.vm.proc(p.endpoint)
+        vmp.acl = vmp.acl | {VM_EXIT, VM_FORK, VM_WILLEXIT, VM_BRK, VM_PROCCTL,
+                             VM_RS_SET_PRIV}
+        vmp.map_phys_ok = True
+        bad = 12345
+        results.extend([
+            p.sys.vm_call(VM_WILLEXIT, endpoint=bad).m_type,
+            p.sys.vm_call(VM_EXIT, endpoint=bad).m_type,
+            p.sys.vm_call(VM_FORK, parent=bad, slot=100).m_type,
+            p.sys.vm_call(VM_FORK, parent=p.endpoint, slot=PM_PROC_NR).m_type,
+            p.sys.vm_call(VM_BRK, endpoint=bad, addr=0, old=0).m_type,
+            p.sys.vm_call(VM_PROCCTL, who=bad, param=1).m_type,
+            p.sys.vm_call(VM_PROCCTL, who=p.endpoint, param=99).m_type,
+            p.sys.vm_call(VM_RS_SET_PRIV, endpoint=bad).m_type,
+            p.sys.vm_call(VM_MAP_PHYS, endpoint=SELF, phys=system.ram.size, len=P).m_type,
+            p.sys.vm_call(VM_MAP_PHYS, endpoint=SELF, phys=0x100000, len=0).m_type,
+        ])
+        return 0
+
+    assert system.run(prog) == 0
+    assert results == [-EINVAL] * 10
