@@ -30,7 +30,7 @@ from hypothesis.stateful import (
 from remote import Remote
 
 from minixvm import MinixError, System
-from minixvm.errors import EBUSY, EINVAL, ENOMEM, ESRCH, OK
+from minixvm.errors import EBUSY, EFAULT, EINVAL, ENOMEM, ESRCH, OK
 from minixvm.include.com import ANY
 from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
 from minixvm.include.vm import (
@@ -339,7 +339,11 @@ class VMMachine(RuleBasedStateMachine):
             call = p.sys.sys_safecopyto if to_granter else p.sys.sys_safecopyfrom
             return call(granter, grant.gid, offset, start + src_off, length)
 
-        assert requestor.remote.do(copy) == OK
+        r = requestor.remote.do(copy)
+        if to_granter and (grant.owner, grant.start) in read_only:
+            assert r == -EFAULT, "the granted region is a read-only mapping now"
+            return
+        assert r == OK
         src, src_base, dst, dst_base = (
             (requestor, start + src_off, grant.owner, grant.start + offset) if to_granter else
             (grant.owner, grant.start + offset, requestor, start + src_off))
