@@ -221,7 +221,10 @@ class System:
             handle.error = self._errors.pop(pid, None)
 
     def _error(self, pid: int, error: BaseException) -> None:
-        self._errors[pid] = error
+        """A program died of an exception: ``run`` raises it (a forked child's
+        exception only shows on the console and in its exit status)."""
+        if any(handle.pid == pid for handle in self._pending):
+            self._errors[pid] = error
 
     def _by_pid(self, pid: int) -> Spawned | None:
         for handle in self._pending:
