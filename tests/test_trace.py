@@ -117,11 +117,12 @@ def test_first_touch_of_a_fresh_mmap_page_is_one_fault_line() -> None:
         assert write[0] == f"fault  toucher({ep}) {buf + P + 0x123:#010x} write not-present"
         assert read[0] == f"fault  toucher({ep}) {buf + 2 * P + 8:#010x} read not-present"
         # VM is told, collects the fault (user write not-present: errcode 6) and resumes it.
-        assert write[1] == "msg    system(-2) -> vm(8) <4096>"
-        assert any(re.match(rf"kcall  vm\(8\) SYS_VMCTL who=\S+ param=11 .*"
+        assert write[1] == "msg    system(-2) -> vm(8) <NOTIFY_MESSAGE>"
+        assert any(re.match(rf"kcall  vm\(8\) SYS_VMCTL who=\S+ param=VMCTL_GET_PAGEFAULT .*"
                             rf"addr={buf + P + 0x123:#x} errcode=6 -> 0", line)
                    for line in write)
-        assert any(re.match(rf"kcall  vm\(8\) SYS_VMCTL who={ep} param=12 .*-> 0", line)
+        assert any(re.match(rf"kcall  vm\(8\) SYS_VMCTL who={ep} "
+                            r"param=VMCTL_CLEAR_PAGEFAULT .*-> 0", line)
                    for line in write)
         assert sum(line.startswith("fault") for line in write) == 1
         assert sum(line.startswith("fault") for line in read) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from minixvm.include.ipc import register_names
+
 # Endpoints carry a generation number above the slot number, so that a
 # message to a dead process's endpoint can never reach the slot's next user.
 _ENDPOINT_GENERATION_SHIFT = 15
@@ -109,3 +111,6 @@ VMPTYPE_COWMAP = 2
 VMPTYPE_SMAP = 3
 VMPTYPE_SUNMAP = 4
 
+
+register_names(globals(), "SYS_", KERNEL_CALL)
+register_names(globals(), "NOTIFY_MESSAGE", NOTIFY_MESSAGE, 1)

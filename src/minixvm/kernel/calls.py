@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from minixvm.errors import EBADREQUEST, EPERM, OK
 from minixvm.include import com
-from minixvm.include.ipc import Message, register_names
+from minixvm.include.ipc import Message
 from minixvm.kernel import copy, grants, proccalls, safecopy, safemap, signals
 from minixvm.kernel.exceptions import CallError, VMSuspend
 from minixvm.kernel.proc import Proc
@@ -23,7 +23,6 @@ from minixvm.kernel.proc import Proc
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
 
-register_names(vars(com), "SYS_", com.KERNEL_CALL)
 
 Handler = Callable[["Kernel", Proc, Message], int]
 

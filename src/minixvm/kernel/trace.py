@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from minixvm.include import com
 from minixvm.include.ipc import Message, msgname
 
 if TYPE_CHECKING:
@@ -46,7 +47,9 @@ class Trace:
 
     def kcall(self, caller: Proc, call_nr: int, m: Message, result: int) -> None:
         if self.enabled:
-            args = " ".join(f"{k}={_short(v)}" for k, v in m.fields().items() if _scalar(v))
+            names = _REQUESTS.get(call_nr, {})
+            args = " ".join(f"{k}={names.get(v, _short(v)) if k in _REQUEST_FIELDS else _short(v)}"
+                            for k, v in m.fields().items() if _scalar(v))
             who = f"{caller.name}({caller.endpoint})"
             self.emit("kcall", f"{who} {msgname(call_nr)} {args} -> {result}")
 
@@ -65,3 +68,16 @@ def _short(v: object) -> str:
     if isinstance(v, str):
         return repr(v)  # quoted and escaped: a newline in it must not end the line
     return f"{v:#x}" if isinstance(v, int) and not isinstance(v, bool) and v > 0xFFFF else str(v)
+
+
+def _names(prefix: str) -> dict[object, str]:
+    return {v: k for k, v in vars(com).items() if k.startswith(prefix) and isinstance(v, int)}
+
+
+# The request codes of kernel calls that have several, shown by name.
+_REQUEST_FIELDS = frozenset({"param", "request"})
+_REQUESTS = {
+    com.SYS_VMCTL: _names("VMCTL_"),
+    com.SYS_GETINFO: _names("GET_"),
+    com.SYS_PRIVCTL: _names("SYS_PRIV_"),
+}
