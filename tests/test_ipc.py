@@ -919,24 +919,3 @@ def test_a_process_made_a_server_while_runnable_blocks_properly(bare: Bare) -> N
         ("user is", "RECEIVING"),
         ("user got", OK, REPLY),
     ]
-
-
-def test_a_process_whose_priority_changed_while_queued_blocks_properly(bare: Bare) -> None:
-    """The scheduler finds a process in the queue it was put in, even if its
-    priority has changed since (as SYS_PRIVCTL once did)."""
-
-    def user(sys: SysLib) -> None:
-        sys.yield_cpu()
-        r, m = sys.receive(ANY)
-        bare.log.append(("user got", r, m and m.m_type))
-
-    def manager(sys: SysLib) -> None:
-        bare.p(A).priority = SERVER_Q  # while it is queued, runnable, at USER_Q
-        sys.yield_cpu()
-        bare.log.append(("user is", bare.p(A).flags_text()))
-        sys.send(A, Message(REPLY))
-
-    bare.proc(A, "user", user, priority=USER_Q)
-    bare.proc(B, "manager", manager, priority=USER_Q)
-    bare.run()
-    assert bare.log == [("user is", "RECEIVING"), ("user got", OK, REPLY)]

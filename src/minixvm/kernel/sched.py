@@ -57,13 +57,6 @@ class Scheduler:
         q = self.queues[p.priority]
         if p in q:
             q.remove(p)
-            return
-        # Its priority changed while it was queued: it is still in its old
-        # queue, and must leave it, or a blocked process would be run.
-        for q in self.queues:
-            if p in q:
-                q.remove(p)
-                return
 
     def pick_proc(self) -> Proc | None:
         """The next process to run (round robin within a queue)."""
