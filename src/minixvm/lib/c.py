@@ -62,10 +62,11 @@ class Memory:
             self._sys.mem_write(key, bytes([value]))
             return
         start, stop = _bounds(key)
-        data = memoryview(value).cast("B") if not isinstance(value, int) else None
-        if data is None or len(data) != stop - start:
-            raise ValueError(f"writing {len(data) if data is not None else '?'} bytes "
-                             f"into a {stop - start}-byte slice")
+        if isinstance(value, int):
+            raise TypeError("a memory slice takes bytes, not an int")
+        data = memoryview(value).cast("B")
+        if len(data) != stop - start:
+            raise ValueError(f"writing {len(data)} bytes into a {stop - start}-byte slice")
         self._sys.mem_write(start, data)
 
     def read_u32(self, addr: int) -> int:

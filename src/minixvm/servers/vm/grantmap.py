@@ -18,8 +18,9 @@ copies it instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from minixvm.errors import EFAULT, EINVAL, ENOMEM, OK
 from minixvm.machine.ram import PAGE_SIZE
@@ -100,10 +101,27 @@ def _copy_into(vm: VM, dst: VMProc, addr: int, src_phys: int, length: int) -> in
     return OK
 
 
+def _failures(fn: Callable[..., int]) -> Callable[..., int]:
+    """A grant mapping over a range with no region is EFAULT; out of memory,
+    ENOMEM (what is done by then stays done: splits and shares are sound)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any) -> int:
+        try:
+            return fn(*args)
+        except LookupError:
+            return -EFAULT
+        except NoMemory:
+            return -ENOMEM
+
+    return wrapper
+
+
 def _aligned(*values: int) -> bool:
     return all(v % PAGE_SIZE == 0 for v in values)
 
 
+@_failures
 def map_cow_share(vm: VM, dst: VMProc, dst_addr: int, src: VMProc, src_addr: int,
                   length: int) -> int:
     """COWMAP: make ``dst``'s range share ``src``'s pages copy-on-write."""
@@ -112,32 +130,28 @@ def map_cow_share(vm: VM, dst: VMProc, dst_addr: int, src: VMProc, src_addr: int
     r = map_handle_memory(vm, src, src_addr, length, False)
     if r != OK:
         return r
-    try:
-        for rd, doff, rs, soff, n in chunks(dst, dst_addr, src, src_addr, length):
-            if not rd.flags & VR_WRITABLE:
-                return -EFAULT
-            split_phys_at(vm, rs, soff)
-            split_phys_at(vm, rs, soff + n)
-            for pr in phys_in(rs, soff, soff + n):
-                d = doff + pr.offset - soff
-                targets = phys_in(rd, d, d + pr.ph.length)
-                if (
-                    pr.ph.share_flag == PBSH_SMAP
-                    or not (_plain_anon(rs) and _plain_anon(rd))
-                    or any(t.ph.share_flag == PBSH_SMAP or t.ro_map for t in targets)
-                ):
-                    r = _copy_into(vm, dst, rd.vaddr + d, pr.ph.phys, pr.ph.length)
-                    if r != OK:
-                        return r
-                    continue
-                _replace(vm, rd, d, pr, PBSH_COW, ro_map=False)
-    except LookupError:
-        return -EFAULT
-    except NoMemory:
-        return -ENOMEM
+    for rd, doff, rs, soff, n in chunks(dst, dst_addr, src, src_addr, length):
+        if not rd.flags & VR_WRITABLE:
+            return -EFAULT
+        split_phys_at(vm, rs, soff)
+        split_phys_at(vm, rs, soff + n)
+        for pr in phys_in(rs, soff, soff + n):
+            d = doff + pr.offset - soff
+            targets = phys_in(rd, d, d + pr.ph.length)
+            if (
+                pr.ph.share_flag == PBSH_SMAP
+                or not (_plain_anon(rs) and _plain_anon(rd))
+                or any(t.ph.share_flag == PBSH_SMAP or t.ro_map for t in targets)
+            ):
+                r = _copy_into(vm, dst, rd.vaddr + d, pr.ph.phys, pr.ph.length)
+                if r != OK:
+                    return r
+                continue
+            _replace(vm, rd, d, pr, PBSH_COW, ro_map=False)
     return OK
 
 
+@_failures
 def map_smap(vm: VM, grantee: VMProc, addr: int, grantor: VMProc, gaddr: int, length: int,
              writable: bool) -> int:
     """SMAP: map ``grantor``'s [gaddr, gaddr+length) at ``grantee``'s ``addr``."""
@@ -146,37 +160,28 @@ def map_smap(vm: VM, grantee: VMProc, addr: int, grantor: VMProc, gaddr: int, le
     r = map_handle_memory(vm, grantor, gaddr, length, False)
     if r != OK:
         return r
-    try:
-        for rd, doff, rs, soff, n in chunks(grantee, addr, grantor, gaddr, length):
-            if not _plain_anon(rd):
-                return -EFAULT
-            split_phys_at(vm, rs, soff)
-            split_phys_at(vm, rs, soff + n)
-            for pr in phys_in(rs, soff, soff + n):
-                if pr.ph.refcount > 1 and pr.ph.share_flag == PBSH_COW:
-                    map_clone_ph_block(vm, pr)
-            for pr in phys_in(rs, soff, soff + n):
-                _replace(vm, rd, doff + pr.offset - soff, pr, PBSH_SMAP, ro_map=not writable)
-    except LookupError:
-        return -EFAULT
-    except NoMemory:
-        return -ENOMEM
+    for rd, doff, rs, soff, n in chunks(grantee, addr, grantor, gaddr, length):
+        if not _plain_anon(rd):
+            return -EFAULT
+        split_phys_at(vm, rs, soff)
+        split_phys_at(vm, rs, soff + n)
+        for pr in phys_in(rs, soff, soff + n):
+            if pr.ph.refcount > 1 and pr.ph.share_flag == PBSH_COW:
+                map_clone_ph_block(vm, pr)
+        for pr in phys_in(rs, soff, soff + n):
+            _replace(vm, rd, doff + pr.offset - soff, pr, PBSH_SMAP, ro_map=not writable)
     return OK
 
 
+@_failures
 def map_sunmap(vm: VM, grantee: VMProc, addr: int, length: int) -> int:
     """SUNMAP: give ``grantee`` a private copy of the mapped range."""
-    try:
-        for rd, doff, _, _, n in chunks(grantee, addr, grantee, addr, length):
-            for pr in phys_in(rd, doff, doff + n):
-                if pr.ph.share_flag == PBSH_SMAP and pr.ph.refcount > 1:
-                    map_clone_ph_block(vm, pr)
-                elif pr.ro_map:
-                    with use(pr):
-                        pr.ro_map = False
-                    map_ph_writept(vm, pr)
-    except LookupError:
-        return -EFAULT
-    except NoMemory:
-        return -ENOMEM
+    for rd, doff, _, _, n in chunks(grantee, addr, grantee, addr, length):
+        for pr in phys_in(rd, doff, doff + n):
+            if pr.ph.share_flag == PBSH_SMAP and pr.ph.refcount > 1:
+                map_clone_ph_block(vm, pr)
+            elif pr.ro_map:
+                with use(pr):
+                    pr.ro_map = False
+                map_ph_writept(vm, pr)
     return OK

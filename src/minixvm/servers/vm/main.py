@@ -134,10 +134,11 @@ class VM:
             if r != OK or m is None:
                 continue
             if m.m_type == NOTIFY_MESSAGE:
+                # Each fault and memory request is a request of its own
+                # (request_done after each, before the process resumes).
                 if m.m_source == SYSTEM:
                     pagefaults.do_pagefaults(self)
                     pagefaults.do_memory(self)
-                    self.request_done()
                 continue
             m.m_type = self.dispatch(m)
             self.request_done()
