@@ -15,6 +15,7 @@ boot: $(BIN)/minixvm
 
 test: $(BIN)/minixvm
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 bench: $(BIN)/minixvm

@@ -24,7 +24,7 @@ from minixvm import System
 from minixvm.errors import OK
 from minixvm.include.ds import DSF_OVERWRITE
 from minixvm.include.grant import CPF_READ, CPF_WRITE
-from minixvm.include.ipc import Message
+from minixvm.include.ipc import Message, layout, m1_i1
 from minixvm.lib.c import Process
 from minixvm.lib.ds import (
     ds_publish_mem,
@@ -39,9 +39,14 @@ PAIRS = 4000  # publish + retrieve pairs per run
 REPEATS = 3
 VALUE = PAGE_SIZE
 
-ECHO = 0x7000
-COPY_IN = 0x7001
-COPY_OUT = 0x7002
+ECHO = 0x7100
+COPY_IN = 0x7101
+COPY_OUT = 0x7102
+
+
+@layout(ECHO, COPY_IN, COPY_OUT)
+class BenchRequest(Message):
+    grant = m1_i1
 
 Loop = Callable[[Process, int], None]
 

@@ -13,7 +13,7 @@ from remote import Remote
 
 from minixvm import System
 from minixvm.errors import EEXIST, EINVAL, ENOMEM, EPERM, ESRCH, OK
-from minixvm.include.com import DS_PROC_NR, INIT_PROC_NR, PM_PROC_NR, VM_PROC_NR
+from minixvm.include.com import ANY, DS_PROC_NR, INIT_PROC_NR, PM_PROC_NR, VM_PROC_NR
 from minixvm.include.ds import (
     DS_MAX_KEYLEN,
     DS_MAX_STRLEN,
@@ -23,6 +23,7 @@ from minixvm.include.ds import (
     DSF_PRIV_OVERWRITE,
     DSF_PRIV_RETRIEVE,
     DSF_PRIV_SNAPSHOT,
+    DSF_TYPE_LABEL,
     DSF_TYPE_MEM,
     DSF_TYPE_U32,
     DSMF_COPY_MAPPED,
@@ -71,7 +72,7 @@ def serving(remote: Remote) -> bool:
 
 
 def raw_request(p: Process, request: int, key: bytes, key_len: int | None = None,
-                **fields: object) -> int:
+                **fields: int) -> int:
     """Send DS a hand-made request with ``key`` granted; the reply's result."""
     buf = p.mmap(P)
     p.mem[buf : buf + len(key)] = key
@@ -387,13 +388,13 @@ def test_malformed_requests_are_einval(dstest: Remote) -> None:
     def run(p: Process) -> list[int]:
         sys = p.sys
         return [
-            sys.taskcall(DS_PROC_NR, DS_PUBLISH).m_type,  # no fields at all
-            sys.taskcall(DS_PROC_NR, DS_PUBLISH, flags="u32").m_type,
+            sys.taskcall(DS_PROC_NR, DS_PUBLISH).m_type,  # no fields at all: no type
+            sys.taskcall(DS_PROC_NR, DS_PUBLISH, flags=DSF_TYPE_U32 | 0x100000).m_type,
             sys.taskcall(DS_PROC_NR, 0x8FF).m_type,  # no such request
             raw_request(p, DS_PUBLISH, b"k\0\0", flags=DSF_TYPE_U32 | DSF_TYPE_MEM, val=1),
             raw_request(p, DS_RETRIEVE, b"k\0", flags=0),
             raw_request(p, DS_PUBLISH, b"k\0", flags=DSF_TYPE_MEM, val=0, val_len=-1),
-            raw_request(p, DS_PUBLISH, b"k\0", flags=DSF_TYPE_U32, val=None),
+            raw_request(p, DS_PUBLISH, b"k\0", flags=DSF_TYPE_LABEL, endpoint=ANY),
         ]
 
     assert dstest.do(run) == [-EINVAL] * 7

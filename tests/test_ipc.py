@@ -17,19 +17,24 @@ from hypothesis import strategies as st
 
 from minixvm.errors import (
     EBADREQUEST,
+    ECALLDENIED,
     EDEADSRCDST,
+    EFAULT,
     ELOCKED,
     ENOTREADY,
     EPERM,
     ETRAPDENIED,
     OK,
 )
+from minixvm.include import arch
 from minixvm.include.com import (
     _ENDPOINT,
     _ENDPOINT_G,
     _ENDPOINT_MAX_GENERATION,
     _ENDPOINT_P,
     ANY,
+    CLOCK,
+    KERNEL,
     KERNEL_CALL,
     NONE,
     NOTIFY_MESSAGE,
@@ -40,14 +45,20 @@ from minixvm.include.com import (
     SYS_PRIV_SET_SYS,
     SYS_PRIVCTL,
     SYS_TIMES,
+    SYSTEM,
 )
-from minixvm.include.ipc import Message
+from minixvm.include.ipc import Message, layout, m1_i1, m1_i2, m1_i3, m3_ca1
 from minixvm.kernel.kernel import BootProc, Kernel
 from minixvm.kernel.proc import (
     ALL_TRAPS,
+    NOTIFY,
+    RECEIVE,
     RTS_PROC_STOP,
     RTS_RECEIVING,
     RTS_SENDING,
+    SEND,
+    SENDNB,
+    SENDREC,
     SERVER_Q,
     SYS_PROC,
     USER_Q,
@@ -55,6 +66,7 @@ from minixvm.kernel.proc import (
     Proc,
     ProcTable,
 )
+from minixvm.kernel.trap import TrapPort
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import RAM
 
@@ -63,6 +75,16 @@ Script = Callable[[SysLib], Any]
 REQUEST = 0x100
 REPLY = 0x101
 OTHER = 0x102
+
+
+@layout(REQUEST, REPLY, OTHER)
+class ScriptMessage(Message):
+    """The test's own request and replies."""
+
+    x = m1_i1
+    y = m1_i2
+    n = m1_i3
+    tag = m3_ca1
 
 
 class Bare:
@@ -89,9 +111,9 @@ class Bare:
         """Add a boot process running ``script``; its endpoint."""
         k = self.kernel
 
-        def entry(proc: Proc) -> None:
-            script(SysLib(k, proc))
-            park(k, proc)
+        def entry(port: TrapPort) -> None:
+            script(SysLib(port))
+            park(k)
 
         self.image.append(BootProc(nr, name, entry, priority, calls, traps, flags))
         return nr  # a boot process's endpoint is its slot (generation 0)
@@ -113,8 +135,9 @@ class Bare:
         self.ram.close()
 
 
-def park(k: Kernel, proc: Proc) -> None:
-    """Stop ``proc`` for good: the end of a script."""
+def park(k: Kernel) -> None:
+    """Stop the running process for good: the end of a script."""
+    proc = k.sched.caller()
     k.sched.rts_set(proc, RTS_PROC_STOP)
     k.sched.block(proc)
 
@@ -339,7 +362,7 @@ def test_a_notification_pending_before_sendrec_does_not_satisfy_it(bare: Bare) -
 
     def ask(sys: SysLib) -> None:
         sys.yield_cpu()  # the server's notification comes first
-        bare.log.append(("client has pending", sorted(sys.proc.notify_pending)))
+        bare.log.append(("client has pending", sorted(bare.p(A).notify_pending)))
         client(bare, B)(sys)
         r, m = sys.receive(B)
         bare.log.append(("client then got", r, m.m_type, m.m_source))
@@ -633,10 +656,10 @@ def test_a_reused_slot_gets_a_new_endpoint_and_old_messages_never_reach_it(bare:
     old = A
     child_log: list[tuple[Any, ...]] = []
 
-    def child(proc: Proc) -> None:
+    def child(port: TrapPort) -> None:
         # A forked child starts here when its "fork reply" arrives. The child
         # of a system process is a user process: it may only sendrec.
-        sys = SysLib(bare.kernel, proc)
+        sys = SysLib(port)
         child_log.append(("child runs as", sys.endpoint))
         r, m = sys.sendrec(D, Message(REQUEST))
         child_log.append(("child got", r, m.m_type, m.m_source))
@@ -693,7 +716,7 @@ def test_each_reuse_of_a_slot_is_a_new_generation(bare: Bare) -> None:
 
     def parent(sys: SysLib) -> None:
         while True:
-            sys.set_fork_entry(lambda proc: park(bare.kernel, proc))
+            sys.set_fork_entry(lambda port: park(bare.kernel))
             sys.receive(D)
 
     def manager(sys: SysLib) -> None:
@@ -884,8 +907,8 @@ def test_higher_priority_runs_first_and_yield_does_not_cross_queues(bare: Bare) 
 def test_a_process_whose_code_returns_stops_instead_of_starting_over(bare: Bare) -> None:
     starts: list[int] = []
 
-    def entry(proc: Proc) -> None:
-        starts.append(proc.endpoint)  # and return, without parking
+    def entry(port: TrapPort) -> None:
+        starts.append(port.endpoint)  # and return, without parking
 
     bare.image.append(BootProc(A, "returns", entry, SERVER_Q, frozenset()))
     bare.kernel.boot(bare.image)
@@ -900,7 +923,7 @@ def test_a_process_made_a_server_while_runnable_blocks_properly(bare: Bare) -> N
 
     def user(sys: SysLib) -> None:
         sys.yield_cpu()  # the manager makes this a system process meanwhile
-        bare.log.append(("user is now a system process", sys.proc.is_system))
+        bare.log.append(("user is now a system process", bare.p(A).is_system))
         r, m = sys.receive(ANY)
         bare.log.append(("user got", r, m and m.m_type))
 
@@ -919,3 +942,78 @@ def test_a_process_made_a_server_while_runnable_blocks_properly(bare: Bare) -> N
         ("user is", "RECEIVING"),
         ("user got", OK, REPLY),
     ]
+
+
+# --- the IPC trap with the message in the process's memory (int $0x21) -----------------
+
+
+def test_a_message_in_process_memory_is_sent_and_its_reply_written_back(bare: Bare) -> None:
+    def a(sys: SysLib) -> None:
+        addr = sys.data_base + 0x100
+        sys.mem_write(addr, bytes(Message(REQUEST, x=21)))
+        r = sys.port.ipc(SENDREC, B, addr)
+        reply = ScriptMessage.view(bytearray(sys.mem_read(addr, 36)))
+        bare.log.append(("a got", r, reply.m_type, reply.m_source, reply.y))
+
+    bare.proc(A, "a", a)
+    bare.proc(B, "server", server(bare))
+    bare.run()
+    assert bare.log == [
+        ("server got", OK, REQUEST, A),
+        ("server replied", OK),
+        ("a got", OK, REPLY, B, 42),
+    ]
+
+
+@pytest.mark.parametrize("addr", [0, arch.KERNEL_DATA, 0xFFFFFFE0, 1 << 32, -4],
+                         ids=["null", "kernel", "wraps", "beyond-32-bits", "negative"])
+@pytest.mark.parametrize("call", [SEND, SENDREC, RECEIVE])
+def test_a_message_at_a_bad_address_is_efault_and_nothing_is_sent(
+    bare: Bare, addr: int, call: int
+) -> None:
+    def a(sys: SysLib) -> None:
+        bare.log.append(("a", sys.port.ipc(call, B, addr)))
+        sys.send(B, Message(OTHER))
+
+    def b(sys: SysLib) -> None:
+        r, m = sys.receive(ANY)
+        bare.log.append(("b got", m.m_type))
+
+    bare.proc(A, "a", a)
+    bare.proc(B, "b", b)
+    bare.run()
+    assert bare.log == [("a", -EFAULT), ("b got", OTHER)]
+
+
+def test_a_reply_into_a_read_only_page_is_efault(bare: Bare) -> None:
+    """The kernel delivers messages itself, without VM: kernel text is mapped
+    but not writable from user mode, so no reply can land there."""
+
+    def a(sys: SysLib) -> None:
+        bare.log.append(("receive", sys.port.ipc(RECEIVE, ANY, arch.KERNEL_TEXT)))
+
+    bare.proc(A, "a", a)
+    bare.run()
+    assert bare.log == [("receive", -EFAULT)]
+
+
+@pytest.mark.parametrize("call", [SEND, RECEIVE, NOTIFY, SENDNB, 0, 16, 99])
+def test_a_user_process_may_only_sendrec(bare: Bare, call: int) -> None:
+    def user(sys: SysLib) -> None:
+        bare.log.append(sys.port.ipc(call, B, sys.data_base + 0x100))
+
+    bare.proc(A, "user", user, traps=USER_TRAPS, flags=0, priority=USER_Q)
+    bare.proc(B, "b", lambda sys: None)
+    bare.run()
+    assert bare.log == [-ETRAPDENIED]
+
+
+@pytest.mark.parametrize("dst", [SYSTEM, KERNEL, CLOCK])
+def test_a_message_to_a_kernel_task_is_refused_at_once(bare: Bare, dst: int) -> None:
+    def a(sys: SysLib) -> None:
+        bare.log.append((sys.sendrec(dst, Message(REQUEST))[0], sys.send(dst, Message(REQUEST)),
+                         sys.notify(dst)))
+
+    bare.proc(A, "a", a)
+    bare.run()
+    assert bare.log == [(-ECALLDENIED, -ECALLDENIED, -ECALLDENIED)]

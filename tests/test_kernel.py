@@ -109,6 +109,7 @@ def test_boot_processes_leave_the_boot_directory_and_free_their_preallocation(
     def is_free(page: int) -> bool:
         return any(start <= page < start + n for start, n in free)
 
+    assert k.kinfo is not None
     boot = k.kinfo.boot_procs
     assert {"pm", "memory", "tty", "vm", "init"} <= {b.name for b in boot}
     for b in boot:

@@ -401,10 +401,23 @@ def test_big_page_gets_accessed_and_dirty_in_its_pde(space: Tables, mmu: MMU) ->
     assert space.pde(0x00800000) & (PTE_A | PTE_D) == PTE_A | PTE_D
 
 
-def test_a_fault_sets_no_accessed_bit(space: Tables, mmu: MMU) -> None:
+def test_a_fault_sets_no_accessed_bit_in_the_final_entry(space: Tables, mmu: MMU) -> None:
     space.map(0x00401000, 0x00800000, PTE_P | PTE_U)
     fault_of(mmu, space.cr3, 0x00401000, write=True, user=True)
     assert not space.pte(0x00401000) & (PTE_A | PTE_D)
+
+
+def test_a_pde_used_by_the_walk_is_accessed_even_if_its_pte_is_not_present(
+    space: Tables, mmu: MMU
+) -> None:
+    """Intel SDM vol. 3A 4.8: the processor sets A in every paging-structure
+    entry it uses; the walk used the PDE to find the missing PTE."""
+    space.map(0x00401000, 0x00800000)
+    assert not space.pde(0x00402000) & PTE_A
+    fault = fault_of(mmu, space.cr3, 0x00402000, write=False, user=True)
+    assert not fault.present
+    assert space.pde(0x00402000) & PTE_A
+    assert not space.pte(0x00402000) & PTE_A
 
 
 def test_tlb_keeps_a_stale_translation_until_flushed(space: Tables, mmu: MMU) -> None:

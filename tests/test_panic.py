@@ -9,10 +9,11 @@ import pytest
 
 from minixvm import System, cli
 from minixvm.errors import KernelPanic
-from minixvm.include.com import _ENDPOINT_G, RS_PROC_NR, SYS_ABORT
+from minixvm.include.com import _ENDPOINT_G, RS_PROC_NR, SYS_ABORT, SYS_DIAGCTL
 from minixvm.include.pm import PM_GETPID
 from minixvm.kernel.kernel import BootProc
-from minixvm.kernel.proc import SERVER_Q, Proc
+from minixvm.kernel.proc import SERVER_Q
+from minixvm.kernel.trap import TrapPort
 from minixvm.lib.c import Process
 from minixvm.lib.sys import SysLib
 from minixvm.servers.pm import main as pm_main
@@ -94,19 +95,21 @@ class AbortingSystem(System):
     """A system whose boot image has one more process: it gives up at once."""
 
     def _boot_image(self) -> list[BootProc]:
-        def rs(proc: Proc) -> None:
-            SysLib(self.kernel, proc).sys_abort("cannot start the services")
+        def rs(port: TrapPort) -> None:
+            sys = SysLib(port)
+            sys.printf("rs: cannot start the services\n")
+            sys.sys_abort()
 
         return [*super()._boot_image(),
-                BootProc(RS_PROC_NR, "rs", rs, SERVER_Q, frozenset({SYS_ABORT}))]
+                BootProc(RS_PROC_NR, "rs", rs, SERVER_Q, frozenset({SYS_ABORT, SYS_DIAGCTL}))]
 
 
 def test_kernel_panic_stops_boot_and_says_why() -> None:
     console: list[str] = []
-    with pytest.raises(KernelPanic, match=r"^rs\(2\): cannot start the services$"):
+    with pytest.raises(KernelPanic, match=r"^rs\(2\): rs panicked$"):
         AbortingSystem.boot(ram="32M", echo=console.append)
     text = "".join(console)
-    assert "kernel panic: rs(2): cannot start the services\n" in text
+    assert "rs: cannot start the services\nkernel panic: rs(2): rs panicked\n" in text
     assert re.search(r"^kernel stacktrace: .*do_abort", text, re.MULTILINE)
     assert text.count("kernel panic:") == 1
 
@@ -114,9 +117,8 @@ def test_kernel_panic_stops_boot_and_says_why() -> None:
 def test_server_panic_brings_the_system_down(monkeypatch) -> None:
     """PM cannot simply exit: its panic aborts the whole system."""
 
-    def broken_getpid(pm: pm_main.PM, mp: Any, m: Any) -> int:
+    def broken_getpid(pm: pm_main.PM, mp: Any, m: Any) -> None:
         pm.sys.panic("mproc table corrupt at %d", 3)
-        return 0
 
     monkeypatch.setitem(pm_main.CALLS, PM_GETPID, broken_getpid)
     with System.boot(ram="32M") as system:
@@ -138,7 +140,7 @@ def test_cli_boot_reports_a_kernel_panic(monkeypatch, capsys) -> None:
     status = cli.main(["boot", "--ram", "32M"])
     out = capsys.readouterr().out
     assert status != 0
-    assert "minixvm: the system stopped: rs(2): cannot start the services" in out
+    assert "minixvm: the system stopped: rs(2): rs panicked" in out
     assert "Traceback" not in out
 
 

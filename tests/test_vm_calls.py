@@ -20,6 +20,7 @@ from minixvm.include.vm import (
     MAP_SHARED,
     MAP_THIRDPARTY,
     MAP_UNINITIALIZED,
+    MAX_VRI_COUNT,
     PROT_READ,
     PROT_WRITE,
     VM_BRK,
@@ -42,6 +43,9 @@ from minixvm.include.vm import (
     VMIW_STATS,
     VMIW_USAGE,
     VMPPARAM_HANDLEMEM,
+    VMRegionInfo,
+    VMStatsInfo,
+    VMUsageInfo,
 )
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
@@ -56,6 +60,32 @@ def mmap_raw(p: Process, length: int, flags: int = MAP_PRIVATE | MAP_ANON, addr:
     reply = p.sys.vm_call(VM_MMAP, addr=addr, len=length, prot=prot, flags=flags, fd=fd,
                           offset=0, **extra)
     return reply.m_type, getattr(reply, "retaddr", 0)
+
+
+def info_buffer(p: Process) -> int:
+    """A page for VM_INFO to copy its answers into, present already (so
+    that copying the answer changes nothing it reports)."""
+    buf = p.mmap(P)
+    p.mem[buf] = 0
+    return buf
+
+
+def info_stats(p: Process, buf: int) -> VMStatsInfo:
+    assert p.sys.vm_call(VM_INFO, what=VMIW_STATS, ptr=buf).m_type == OK
+    return VMStatsInfo.unpack(p.mem[buf : buf + VMStatsInfo.FORMAT.size])
+
+
+def info_usage(p: Process, buf: int) -> VMUsageInfo:
+    assert p.sys.vm_call(VM_INFO, what=VMIW_USAGE, endpoint=SELF, ptr=buf).m_type == OK
+    return VMUsageInfo.unpack(p.mem[buf : buf + VMUsageInfo.FORMAT.size])
+
+
+def info_regions(p: Process, buf: int, start: int = 0) -> tuple[VMRegionInfo, ...]:
+    reply = p.sys.vm_call(VM_INFO, what=VMIW_REGION, endpoint=SELF, ptr=buf,
+                          count=MAX_VRI_COUNT, next=start)
+    assert reply.m_type == OK
+    return VMRegionInfo.unpack_all(p.mem[buf : buf + reply.count * VMRegionInfo.FORMAT.size],
+                                   reply.count)
 
 
 def faults(system: System) -> int:
@@ -187,6 +217,7 @@ def test_munmap_middle_splits_region(system: System, call: int) -> None:
 
 def test_munmap_across_regions_and_edges(system: System) -> None:
     def prog(p: Process) -> int:
+        buf = info_buffer(p)
         a = p.mmap(4 * P, addr=0x60000000)
         b = p.mmap(4 * P, addr=0x60004000)
         assert (a, b) == (0x60000000, 0x60004000)
@@ -195,7 +226,7 @@ def test_munmap_across_regions_and_edges(system: System) -> None:
         assert p.mem[a + 2 * P] == 0 and p.mem[b + P] == 0
         p.munmap(a, P)
         p.munmap(b + 3 * P, P)
-        info = p.sys.vm_call(VM_INFO, what=VMIW_REGION, endpoint=SELF, next=0x60000000).info
+        info = info_regions(p, buf, 0x60000000)
         spans = [(r.addr, r.length) for r in info if 0x60000000 <= r.addr < 0x60010000]
         assert spans == [(a + P, 2 * P), (b + P, 2 * P)]
         return 0
@@ -379,18 +410,20 @@ def test_remap_errors(system: System) -> None:
 
 def test_info_stats_usage_regions(system: System) -> None:
     def prog(p: Process) -> int:
-        stats = p.sys.vm_call(VM_INFO, what=VMIW_STATS).info
+        buf = info_buffer(p)
+        stats = info_stats(p, buf)
         assert stats.free_pages == system.vm.alloc.free_pages
         assert stats.total_pages == system.ram.frames
         a = p.mmap(3 * P)
         p.mem[a : a + 3 * P] = b"u" * 3 * P
         pid = p.fork(lambda c: c.sched_yield())
-        usage = p.sys.vm_call(VM_INFO, what=VMIW_USAGE, endpoint=SELF).info
+        usage = info_usage(p, buf)
         assert usage.common >= 3 * P and usage.shared == 0
         p.waitpid(pid)
-        regions = p.sys.vm_call(VM_INFO, what=VMIW_REGION, endpoint=SELF, next=0).info
+        regions = info_regions(p, buf)
         assert (a, 3 * P) in [(r.addr, r.length) for r in regions]
-        assert p.sys.vm_call(VM_INFO, what=99).m_type == -EINVAL
+        assert p.sys.vm_call(VM_INFO, what=99, ptr=buf).m_type == -EINVAL
+        assert p.sys.vm_call(VM_INFO, what=VMIW_STATS, ptr=0x70000000).m_type == -EFAULT
         return 0
 
     assert system.run(prog) == 0

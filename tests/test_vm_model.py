@@ -41,6 +41,7 @@ from minixvm.include.vm import (
     VM_BLOCKID_NONE,
     VM_FORGETBLOCK,
     VM_YIELDBLOCKGETBLOCK,
+    split64,
 )
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
@@ -291,7 +292,7 @@ class VMMachine(RuleBasedStateMachine):
     def forget(self, data: st.DataObject) -> None:
         model = self.pick(data, [m for m in self.procs if m.yielded])
         block = self.pick(data, sorted(model.yielded))
-        r = model.remote.do(lambda p: p.sys.vm_call(VM_FORGETBLOCK, id=block).m_type)
+        r = model.remote.do(lambda p: p.sys.vm_call(VM_FORGETBLOCK, id_lo=block).m_type)
         assert r == OK
         del model.yielded[block]
 
@@ -408,8 +409,9 @@ def _heap_start() -> int:
 
 
 def _ygb(p: Process, buf: Buffer, yield_id: int, get_id: int) -> int:
+    (yhi, ylo), (ghi, glo) = split64(yield_id), split64(get_id)
     r = p.sys.vm_call(VM_YIELDBLOCKGETBLOCK, vaddr=buf.addr, len=buf.pages * P,
-                      yieldid=yield_id, getid=get_id).m_type
+                      yieldid_hi=yhi, yieldid_lo=ylo, getid_hi=ghi, getid_lo=glo).m_type
     assert r in (OK, -ESRCH, -EINVAL), r
     return r
 

@@ -13,6 +13,7 @@ from minixvm.include.vm import (
     VM_FORGETBLOCK,
     VM_FORGETBLOCKS,
     VM_YIELDBLOCKGETBLOCK,
+    split64,
 )
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
@@ -23,8 +24,9 @@ BUFFER = MAP_PRIVATE | MAP_ANON | MAP_PREALLOC | MAP_CONTIG
 
 
 def ygb(p: Process, buf: int, yield_id: int, get_id: int, length: int = P) -> int:
-    return p.sys.vm_call(VM_YIELDBLOCKGETBLOCK, vaddr=buf, len=length, yieldid=yield_id,
-                         getid=get_id).m_type
+    (yhi, ylo), (ghi, glo) = split64(yield_id), split64(get_id)
+    return p.sys.vm_call(VM_YIELDBLOCKGETBLOCK, vaddr=buf, len=length, yieldid_hi=yhi,
+                         yieldid_lo=ylo, getid_hi=ghi, getid_lo=glo).m_type
 
 
 def tag(p: Process, buf: int) -> int:
@@ -94,8 +96,8 @@ def test_forget_and_forget_all(system: System) -> None:
         for block in (1, 2, 3):
             set_tag(p, buf, block)
             ygb(p, buf, block, NONE)
-        assert p.sys.vm_call(VM_FORGETBLOCK, id=2).m_type == OK
-        assert p.sys.vm_call(VM_FORGETBLOCK, id=2).m_type == OK, "always OK"
+        assert p.sys.vm_call(VM_FORGETBLOCK, id_lo=2).m_type == OK
+        assert p.sys.vm_call(VM_FORGETBLOCK, id_lo=2).m_type == OK, "always OK"
         assert ygb(p, buf, NONE, 2) == -ESRCH
         assert p.sys.vm_call(VM_FORGETBLOCKS).m_type == OK
         assert ygb(p, buf, NONE, 1) == -ESRCH

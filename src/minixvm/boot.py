@@ -9,7 +9,6 @@ until the program has exited.
 from __future__ import annotations
 
 import copy
-import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +26,9 @@ from minixvm.include.com import (
 )
 from minixvm.include.signal import returncode
 from minixvm.kernel.kernel import BootProc, Kernel
-from minixvm.kernel.proc import SERVER_Q, USER_Q, Proc
+from minixvm.kernel.proc import SERVER_Q, USER_Q
 from minixvm.kernel.trace import Trace
+from minixvm.kernel.trap import Entry
 from minixvm.lib.c import Program, program_entry
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import RAM
@@ -138,8 +138,9 @@ class System:
         self.kernel = Kernel(self.ram, self.console.write, Trace(trace, trace_sink))
         self.kernel.cow_safecopy = cow_safecopy
         self.vm_options = VMOptions(sanity_checks, cow_fork, region_store)
-        self.programs: dict[int, Program] = {}
-        self._image_ids = itertools.count(1)
+        # The Python program images loaded into the machine (their text
+        # addresses), which PM may exec.
+        self.images: set[int] = set()
         self._requests: deque[SpawnRequest] = deque()
         self._pending: list[Spawned] = []
         self._errors: dict[int, BaseException] = {}
@@ -154,13 +155,11 @@ class System:
         return cls(ram=ram, trace=trace, **options)
 
     def _boot_image(self) -> list[BootProc]:
-        k = self.kernel
-
-        def server(make: Callable[[SysLib], Any]) -> Callable[[Proc], None]:
-            return lambda proc: make(SysLib(k, proc)).main()
+        def server(make: Callable[[SysLib], Any]) -> Entry:
+            return lambda port: make(SysLib(port)).main()
 
         def pm(sys: SysLib) -> PM:
-            self.pm = PM(sys, self.programs, lambda prog: program_entry(k, prog, self._error))
+            self.pm = PM(sys, self.images)
             return self.pm
 
         def vm(sys: SysLib) -> VM:
@@ -185,9 +184,9 @@ class System:
         """Have init start ``program`` (a callable taking a Process). It runs
         when the system next runs (``run``, ``wait``, ``run_until_idle``).
         A service gets system privileges (grants, safecopy, safemap)."""
-        image = next(self._image_ids)
-        self.programs[image] = program
-        name = (name or getattr(program, "__name__", "program"))[:15]
+        image = self.kernel.load_text(program_entry(program, self._error))
+        self.images.add(image)
+        name = (name or str(getattr(program, "__name__", "program")))[:15]
         req = SpawnRequest(image, name, service, SERVICE_CALLS if service else frozenset())
         handle = Spawned(name, req)
         self._requests.append(req)

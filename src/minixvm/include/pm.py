@@ -1,17 +1,88 @@
-"""PM requests (<minix/callnr.h>)."""
+"""PM requests (MINIX 3.2 <minix/callnr.h>) and their message layouts.
+
+The slots are libc's (``lib/libc/sys-minix``) and PM's ``param.h``. A
+reply carries its result in ``m_type`` as MINIX's ``reply_res`` does: a
+pid, OK, or a negative errno; anything more is in the reply fields
+(``reply_res2`` = m2_i1, ``reply_ptr`` = m2_p1).
+"""
 
 from __future__ import annotations
 
-from minixvm.include.ipc import register_names
+from minixvm.include.ipc import (
+    Message,
+    layout,
+    m1_i1,
+    m1_i2,
+    m1_p1,
+    m1_p2,
+    m2_i1,
+    m2_p1,
+    m3_ca1,
+    m3_i1,
+    register_names,
+)
 
 PM_BASE = 0x000
 PM_EXIT = PM_BASE + 1
 PM_FORK = PM_BASE + 2
-PM_WAITPID = PM_BASE + 7
+PM_WAIT = PM_BASE + 7
+PM_WAITPID = PM_BASE + 11
+PM_BRK = PM_BASE + 17
 PM_GETPID = PM_BASE + 20
-PM_BRK = PM_BASE + 45
 PM_KILL = PM_BASE + 37
 PM_EXEC = PM_BASE + 59
-PM_GETPROCNR = PM_BASE + 90
 
 register_names(globals(), "PM_", PM_BASE + 1)
+
+
+@layout(PM_EXIT)
+class PmExit(Message):
+    status = m1_i1  # the exit status (PM keeps its low 8 bits, as POSIX)
+
+
+@layout(PM_FORK)
+class PmFork(Message):
+    """No request fields; the reply's m_type is the child's pid (0 in the child)."""
+
+    # Parent's reply: the child's endpoint (init needs it to make a child a
+    # service, as RS gets it from SRV_FORK).
+    endpoint = m1_i1
+
+
+@layout(PM_WAITPID, PM_WAIT)
+class PmWaitpid(Message):
+    """PM_WAIT has no request fields (any child, no options)."""
+
+    pid = m1_i1  # -1: any child
+    options = m1_i2  # WNOHANG, WUNTRACED
+    status = m2_i1  # reply (the pid is m_type): the POSIX wait status
+
+
+@layout(PM_BRK)
+class PmBrk(Message):
+    addr = m1_p1  # PMBRK_ADDR: the new break
+    # The break libc has now (its _brksize): VM grows or shrinks the region
+    # that ends there, not whatever lies below the new break.
+    old = m1_p2
+    brk = m2_p1  # reply (reply_ptr): the new break
+
+
+@layout(PM_GETPID)
+class PmGetpid(Message):
+    """No request fields; the reply's m_type is the caller's pid."""
+
+    ppid = m2_i1  # reply (reply_res2): the parent's pid
+
+
+@layout(PM_KILL)
+class PmKill(Message):
+    pid = m1_i1
+    sig = m1_i2  # 0: only check that the process exists
+
+
+@layout(PM_EXEC)
+class PmExec(Message):
+    """A Python program image; no reply on success."""
+
+    image = m3_i1  # the image number the System loaded the program under
+    name = m3_ca1  # the new program's name (at most 15 characters)

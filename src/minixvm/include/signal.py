@@ -28,6 +28,7 @@ SIGNAMES = {
 }
 
 WNOHANG = 1
+WUNTRACED = 2
 
 
 def W_EXITCODE(code: int, sig: int = 0) -> int:  # noqa: N802

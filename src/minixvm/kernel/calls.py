@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from minixvm.errors import EBADREQUEST, EPERM, OK
 from minixvm.include import com
-from minixvm.include.ipc import Message
+from minixvm.include.ipc import Message, layout_of
 from minixvm.kernel import copy, grants, proccalls, safecopy, safemap, signals
 from minixvm.kernel.exceptions import CallError, VMSuspend
 from minixvm.kernel.proc import Proc
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
 
 
-Handler = Callable[["Kernel", Proc, Message], int]
+# Each handler takes its call's layout (include/com.py).
+Handler = Callable[["Kernel", Proc, Any], int]
 
 
 class KernelCalls:
@@ -59,8 +60,13 @@ class KernelCalls:
             com.SYS_SAFEUNMAP: safemap.do_safeunmap,
         }
 
-    def call(self, caller: Proc, call_nr: int, m: Message) -> int:
-        """Run kernel call ``call_nr`` for ``caller``; the result is OK or -errno."""
+    def call(self, caller: Proc, buf: bytearray) -> int:
+        """Run the kernel call in message ``buf`` (its m_type) for ``caller``: the
+        reply fields are written into ``buf``, the result (OK or -errno) into
+        its m_type and returned."""
+        call_nr = Message.view(buf).m_type
+        m = layout_of(call_nr).view(buf)
+        request = bytes(buf) if self.k.trace.enabled else b""
         self.k.clock.kernel_work(caller)
         self.counts[call_nr] += 1
         handler = self.table.get(call_nr)
@@ -70,7 +76,8 @@ class KernelCalls:
             result = -EPERM
         else:
             result = self._run(handler, caller, m)
-        self.k.trace.kcall(caller, call_nr, m, result)
+        self.k.trace.kcall(caller, request, m, result)
+        m.m_type = result
         return result
 
     def _run(self, handler: Handler, caller: Proc, m: Message) -> int:

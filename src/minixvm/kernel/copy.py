@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EDOM, EFAULT, EINVAL, OK
-from minixvm.include.com import SELF
-from minixvm.include.ipc import Message
+from minixvm.include.com import SELF, SysCopy, SysMemset, SysUmap
 from minixvm.kernel.exceptions import CallError
 from minixvm.kernel.proc import Proc
 
@@ -30,7 +29,7 @@ def check_phys(k: Kernel, addr: int, n: int) -> None:
         raise CallError(EFAULT)
 
 
-def do_vircopy(k: Kernel, caller: Proc, m: Message) -> int:
+def do_vircopy(k: Kernel, caller: Proc, m: SysCopy) -> int:
     """SYS_VIRCOPY: copy between the virtual memory of two processes."""
     if m.bytes <= 0:
         raise CallError(EDOM)
@@ -40,7 +39,7 @@ def do_vircopy(k: Kernel, caller: Proc, m: Message) -> int:
     return OK
 
 
-def do_physcopy(k: Kernel, caller: Proc, m: Message) -> int:
+def do_physcopy(k: Kernel, caller: Proc, m: SysCopy) -> int:
     """SYS_PHYSCOPY: copy physical memory."""
     check_phys(k, m.src_addr, m.bytes)
     check_phys(k, m.dst_addr, m.bytes)
@@ -48,14 +47,14 @@ def do_physcopy(k: Kernel, caller: Proc, m: Message) -> int:
     return OK
 
 
-def do_memset(k: Kernel, caller: Proc, m: Message) -> int:
+def do_memset(k: Kernel, caller: Proc, m: SysMemset) -> int:
     """SYS_MEMSET: fill physical memory with a byte."""
     check_phys(k, m.addr, m.bytes)
     k.ram.fill(m.addr, m.bytes, m.pattern & 0xFF)
     return OK
 
 
-def do_umap(k: Kernel, caller: Proc, m: Message) -> int:
+def do_umap(k: Kernel, caller: Proc, m: SysUmap) -> int:
     """SYS_UMAP: physical address of a present, physically contiguous virtual range."""
     p = endpoint_proc(k, caller, m.endpoint)
     pieces = k.memory.pieces(p, m.addr, max(m.bytes, 1), write=False)

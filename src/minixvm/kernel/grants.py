@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EINVAL, ELOOP, EPERM, OK
-from minixvm.include.com import ANY, VFS_PROC_NR
+from minixvm.include.com import ANY, VFS_PROC_NR, SysSetgrant
 from minixvm.include.grant import (
     CPF_DIRECT,
     CPF_INDIRECT,
@@ -25,7 +25,6 @@ from minixvm.include.grant import (
     GrantEntry,
     signed,
 )
-from minixvm.include.ipc import Message
 from minixvm.kernel.exceptions import CallError
 from minixvm.kernel.proc import Proc
 
@@ -94,7 +93,7 @@ def verify_grant(
     return Granted(granter, start + offset, tuple(chain))
 
 
-def do_setgrant(k: Kernel, caller: Proc, m: Message) -> int:
+def do_setgrant(k: Kernel, caller: Proc, m: SysSetgrant) -> int:
     """SYS_SETGRANT: announce the caller's grant table (address, entry count)."""
     if not 0 <= m.entries <= MAX_GRANT_ENTRIES or m.addr < 0:
         raise CallError(EINVAL)

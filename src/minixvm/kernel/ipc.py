@@ -6,15 +6,22 @@ arrives; sendrec is a send and a receive of the reply as one atomic step
 (the caller accepts nothing but the reply, not even a notification);
 notify never blocks and coalesces: any number of notifications from one
 source before the destination receives arrive as one message.
+
+A message is 36 bytes (``include/ipc.py``); the kernel stamps ``m_source``
+and moves the bytes. ``trap`` is MINIX's ``do_ipc`` for a process whose
+message lives in its own memory: the kernel copies it in and out through
+the process's page tables, without VM (a bad address is EFAULT, as
+MINIX's ``delivermsg``).
 """
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EDEADSRCDST, ELOCKED, ENOTREADY, ETRAPDENIED, OK
+from minixvm.errors import ECALLDENIED, EDEADSRCDST, EFAULT, ELOCKED, ENOTREADY, ETRAPDENIED, OK
 from minixvm.include.com import ANY, NONE, NOTIFY_MESSAGE
-from minixvm.include.ipc import Message
+from minixvm.include.ipc import MESSAGE_SIZE
 from minixvm.kernel.proc import (
     NOTIFY,
     RECEIVE,
@@ -29,6 +36,15 @@ from minixvm.kernel.proc import (
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
 
+_HEADER = struct.Struct("<ii")
+_SOURCE = struct.Struct("<i")
+_PAYLOAD = bytes(MESSAGE_SIZE - _HEADER.size)
+
+
+def notify_message(src_e: int) -> bytes:
+    """The message a notification from ``src_e`` arrives as."""
+    return _HEADER.pack(src_e, NOTIFY_MESSAGE) + _PAYLOAD
+
 
 class IPC:
     """The kernel's message-passing primitives."""
@@ -40,7 +56,7 @@ class IPC:
 
     # -- the traps ------------------------------------------------------------
 
-    def send(self, caller: Proc, dst_e: int, m: Message, nonblock: bool = False) -> int:
+    def send(self, caller: Proc, dst_e: int, m: bytes, nonblock: bool = False) -> int:
         """Deliver ``m`` to ``dst_e``, blocking until it is taken."""
         if r := self._trap_denied(caller, SENDNB if nonblock else SEND):
             return r
@@ -50,16 +66,17 @@ class IPC:
             r = caller.ipc_result
         return r
 
-    def receive(self, caller: Proc, src_e: int) -> tuple[int, Message | None]:
+    def receive(self, caller: Proc, src_e: int) -> tuple[int, bytes | None]:
         """Wait for a message from ``src_e`` (or ANY)."""
         if r := self._trap_denied(caller, RECEIVE):
             return r, None
         return self._receive(caller, src_e, accept_notify=True)
 
-    def sendrec(self, caller: Proc, dst_e: int, m: Message) -> tuple[int, Message | None]:
+    def sendrec(self, caller: Proc, dst_e: int, m: bytes) -> tuple[int, bytes | None]:
         """Send ``m`` and wait for the reply from the same process."""
         if r := self._trap_denied(caller, SENDREC):
             return r, None
+        caller.request_type = _HEADER.unpack_from(m)[1]
         r = self._send(caller, dst_e, m, nonblock=False)
         if r != OK:
             return r, None
@@ -75,14 +92,36 @@ class IPC:
     def _trap_denied(self, caller: Proc, trap: int) -> int:
         return OK if trap in caller.priv.traps else -ETRAPDENIED
 
+    def trap(self, caller: Proc, call: int, endpoint: int, msg_addr: int) -> int:
+        """``int $0x21``: IPC trap ``call`` with the message at ``msg_addr`` in
+        ``caller``'s memory (MINIX do_ipc). A received message or reply is
+        written back there."""
+        if call not in (SEND, SENDNB, RECEIVE, SENDREC, NOTIFY) or self._trap_denied(caller, call):
+            return -ETRAPDENIED
+        if call == NOTIFY:
+            return self.notify(caller, endpoint)
+        memory = self.k.memory
+        if not memory.msg_ok(caller, msg_addr, write=call != SEND and call != SENDNB):
+            return -EFAULT
+        if call in (SEND, SENDNB):
+            return self.send(caller, endpoint, memory.msg_read(caller, msg_addr), call == SENDNB)
+        if call == SENDREC:
+            r, reply = self.sendrec(caller, endpoint, memory.msg_read(caller, msg_addr))
+        else:
+            r, reply = self.receive(caller, endpoint)
+        if reply is not None and not memory.msg_write(caller, msg_addr, reply):
+            return -EFAULT
+        return r
+
     # -- the mechanisms -------------------------------------------------------
 
-    def _send(self, caller: Proc, dst_e: int, m: Message, nonblock: bool) -> int:
+    def _send(self, caller: Proc, dst_e: int, m: bytes, nonblock: bool) -> int:
         dst = self.k.procs.isokendpt(dst_e)
         if dst is None:
             return -EDEADSRCDST
-        msg = m.copy()
-        msg.m_source = caller.endpoint
+        if dst.nr < 0:
+            return -ECALLDENIED  # kernel tasks take no messages: kernel calls are a trap
+        msg = _SOURCE.pack(caller.endpoint) + m[4:]
         if self._willing(dst, caller):
             self._deliver(dst, msg)
             return OK
@@ -106,7 +145,7 @@ class IPC:
             and dst.getfrom_e in (ANY, src.endpoint)
         )
 
-    def _deliver(self, dst: Proc, msg: Message) -> None:
+    def _deliver(self, dst: Proc, msg: bytes) -> None:
         self.messages += 1
         self.k.trace.message(msg, dst)
         dst.delivered = msg
@@ -117,7 +156,7 @@ class IPC:
 
     def _receive(
         self, caller: Proc, src_e: int, accept_notify: bool
-    ) -> tuple[int, Message | None]:
+    ) -> tuple[int, bytes | None]:
         if src_e != ANY and self.k.procs.isokendpt(src_e) is None:
             return -EDEADSRCDST, None
         if accept_notify and (msg := self._take_notify(caller, src_e)):
@@ -142,7 +181,7 @@ class IPC:
         msg, caller.delivered = caller.delivered, None
         return caller.ipc_result, msg
 
-    def _take_notify(self, caller: Proc, src_e: int) -> Message | None:
+    def _take_notify(self, caller: Proc, src_e: int) -> bytes | None:
         pending = caller.notify_pending
         if not pending:
             return None
@@ -154,7 +193,7 @@ class IPC:
                 return None
             nr = src.nr
         pending.discard(nr)
-        return Message(NOTIFY_MESSAGE, m_source=self.k.procs.slot(nr).endpoint)
+        return notify_message(self.k.procs.slot(nr).endpoint)
 
     def _take_sender(self, caller: Proc, src_e: int) -> Proc | None:
         for sender in caller.caller_q:
@@ -174,9 +213,11 @@ class IPC:
         dst = self.k.procs.isokendpt(dst_e)
         if dst is None:
             return -EDEADSRCDST
+        if dst.nr < 0:
+            return -ECALLDENIED
         self.notifies += 1
         if self._willing(dst, src) and not dst.reply_pending:
-            self._deliver(dst, Message(NOTIFY_MESSAGE, m_source=src.endpoint))
+            self._deliver(dst, notify_message(src.endpoint))
         else:
             dst.notify_pending.add(src.nr)
         return OK

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from minixvm.errors import KernelPanic
 from minixvm.include import arch
 from minixvm.include.com import NR_PROCS
-from minixvm.include.ipc import Message
+from minixvm.include.kinfo import BootInfo, KernelInfo
 from minixvm.kernel.calls import KernelCalls
 from minixvm.kernel.clock import Clock
 from minixvm.kernel.ipc import IPC
@@ -32,9 +32,14 @@ from minixvm.kernel.proc import (
 from minixvm.kernel.safemap import SafeMaps
 from minixvm.kernel.sched import Scheduler
 from minixvm.kernel.trace import Trace
+from minixvm.kernel.trap import Entry
 from minixvm.kernel.vmctl import VMCtl
 from minixvm.machine.mmu import MMU, PTE_G, PTE_P, PTE_PS, PTE_U, PTE_W
 from minixvm.machine.ram import PAGE_SIZE, RAM
+
+# Python texts are numbered like addresses in an area no process maps.
+TEXT_BASE = 0x1000
+TEXT_ALIGN = 0x10
 
 TASK_NAMES = {-5: "asyncm", -4: "idle", -3: "clock", -2: "system", -1: "kernel"}
 
@@ -45,34 +50,11 @@ class BootProc:
 
     nr: int
     name: str
-    entry: Callable[[Proc], Any]
+    entry: Entry
     priority: int
     calls: frozenset[int]
     traps: frozenset[int] = ALL_TRAPS
     flags: int = SYS_PROC
-
-
-@dataclass(frozen=True)
-class BootInfo:
-    """A boot process as the servers learn of it: where it was loaded."""
-
-    slot: int
-    name: str
-    base: int
-    image: int  # bytes of image at base; the rest up to size is heap and stack
-    size: int
-    system: bool
-
-
-@dataclass(frozen=True)
-class KernelInfo:
-    """What the servers learn from the kernel at boot (sys_getinfo GET_KINFO)."""
-
-    ram_size: int
-    nr_procs: int
-    kernel_pdes: tuple[tuple[int, int], ...]  # (PDE index, entry) mapped in every space
-    free_chunks: tuple[tuple[int, int], ...]  # (physical base, size) VM may use
-    boot_procs: tuple[BootInfo, ...]
 
 
 class Kernel:
@@ -102,6 +84,9 @@ class Kernel:
         self.panicked: str | None = None
         self.boot_pagedir = 0
         self.kinfo: KernelInfo | None = None
+        # Python program texts loaded into the machine, by the address that
+        # SYS_EXEC names as the program counter (as boot modules are loaded).
+        self.texts: dict[int, Entry] = {}
         for nr, name in TASK_NAMES.items():
             t = self.procs.slot(nr)
             t.name, t.endpoint, t.rts_flags, t.priority = name, nr, RTS_PROC_STOP, TASK_Q
@@ -122,12 +107,13 @@ class Kernel:
             p = self.procs.slot(entry.nr)
             p.name, p.endpoint, p.priority = entry.name, entry.nr, entry.priority
             p.priv = Priv(flags=entry.flags, traps=entry.traps, calls=entry.calls)
-            p.context = Context(entry=entry.entry)
+            # Its static data: the image page, after the name.
+            p.context = Context(entry=entry.entry, data_base=base)
             p.cr3 = self.boot_pagedir
             self.ram.zero(base, size)
             self.ram.write(base, entry.name.encode() + b"\0")
-            image = arch.BOOT_IMAGE_PAGES * PAGE_SIZE
-            boot_procs.append(BootInfo(p.nr, p.name, base, image, size, p.is_system))
+            image_bytes = arch.BOOT_IMAGE_PAGES * PAGE_SIZE
+            boot_procs.append(BootInfo(p.nr, p.name, base, image_bytes, size, p.is_system))
             p.rts_flags = 0
             self.sched.queues[p.priority].append(p)
             base += size
@@ -135,6 +121,7 @@ class Kernel:
         self.kinfo = KernelInfo(
             ram_size=self.ram.size,
             nr_procs=self.procs.nr_procs,
+            trace=self.trace.enabled,
             kernel_pdes=tuple(kernel_pdes),
             free_chunks=tuple(chunks),
             boot_procs=tuple(boot_procs),
@@ -164,11 +151,11 @@ class Kernel:
         )
         return pdes
 
-    # -- entry points for processes ---------------------------------------------
-
-    def kernel_call(self, call_nr: int, m: Message) -> int:
-        """Trap into the kernel for call ``call_nr`` on behalf of the running process."""
-        return self.calls.call(self.sched.caller(), call_nr, m)
+    def load_text(self, entry: Entry) -> int:
+        """Load a Python program text; the address SYS_EXEC starts it at."""
+        address = TEXT_BASE + len(self.texts) * TEXT_ALIGN
+        self.texts[address] = entry
+        return address
 
     # -- diagnostics ------------------------------------------------------------
 
@@ -185,6 +172,15 @@ class Kernel:
             frames = traceback.extract_stack()[:-1]
             self.printf("kernel stacktrace: %s\n", " ".join(f.name for f in frames[-8:]))
         raise KernelPanic(msg)
+
+    def crashed(self, p: Proc, error: BaseException) -> None:
+        """Process ``p``'s code raised ``error`` (a bug in it): say who and why.
+        The system cannot go on without a server, so one stops it."""
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        why = f"{type(error).__name__}: {error} at {where.filename}:{where.lineno}"
+        if p.is_system:
+            self.panic("%s(%d) crashed: %s", p.name, p.endpoint, why)
+        self.printf("%s(%d): crashed: %s\n", p.name, p.endpoint, why)
 
     def blocked_summary(self) -> str:
         """Who waits for what (for a halted system's error message)."""

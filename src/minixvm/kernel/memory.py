@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from minixvm.errors import EFAULT
 from minixvm.include.com import VMPTYPE_CHECK
+from minixvm.include.ipc import MESSAGE_SIZE
 from minixvm.kernel.exceptions import CallError, VMSuspend
 from minixvm.kernel.proc import Proc
 from minixvm.machine.mmu import PageFault
@@ -71,11 +72,45 @@ class KernelMemory:
         mv = self.ram.mv
         return b"".join(mv[a : a + ln] for a, ln in self.pieces(p, vaddr, n, False))
 
+    def write(self, p: Proc, vaddr: int, data: bytes) -> None:
+        """Kernel write into process memory (a kernel call's reply data)."""
+        copy_pieces(self.ram.mv, [(0, len(data))], self.pieces(p, vaddr, len(data), True),
+                    src_mv=memoryview(data))
+
     def copy(self, src: Proc, src_addr: int, dst: Proc, dst_addr: int, n: int) -> None:
         """Copy between two processes' virtual memory (both sides may suspend)."""
         spieces = self.pieces(src, src_addr, n, False)
         dpieces = self.pieces(dst, dst_addr, n, True)
         copy_pieces(self.ram.mv, spieces, dpieces)
+
+    # -- messages in process memory (the IPC trap) ----------------------------------
+
+    def _msg_pieces(self, p: Proc, vaddr: int, write: bool) -> list[tuple[int, int]] | None:
+        """Where the 36-byte message at ``vaddr`` is, as the process may access
+        it; None if any of it is not (IPC copies do not ask VM)."""
+        if not 0 <= vaddr <= ADDR_LIMIT - MESSAGE_SIZE:
+            return None
+        try:
+            return self.mmu.translate_range(p.cr3, vaddr, MESSAGE_SIZE, write, True)
+        except PageFault:
+            return None
+
+    def msg_ok(self, p: Proc, vaddr: int, write: bool) -> bool:
+        return self._msg_pieces(p, vaddr, write) is not None
+
+    def msg_read(self, p: Proc, vaddr: int) -> bytes:
+        pieces = self._msg_pieces(p, vaddr, False)
+        assert pieces is not None, "msg_ok first"
+        mv = self.ram.mv
+        return b"".join(mv[a : a + n] for a, n in pieces)
+
+    def msg_write(self, p: Proc, vaddr: int, msg: bytes) -> bool:
+        """Deliver ``msg`` into ``p``'s memory (MINIX delivermsg); False: EFAULT."""
+        pieces = self._msg_pieces(p, vaddr, True)
+        if pieces is None:
+            return False
+        copy_pieces(self.ram.mv, [(0, MESSAGE_SIZE)], pieces, src_mv=memoryview(msg))
+        return True
 
     # -- the CPU ----------------------------------------------------------------
 
@@ -114,16 +149,19 @@ class KernelMemory:
 
 
 def copy_pieces(
-    mv: memoryview, src: list[tuple[int, int]], dst: list[tuple[int, int]]
+    mv: memoryview, src: list[tuple[int, int]], dst: list[tuple[int, int]],
+    src_mv: memoryview | None = None,
 ) -> None:
-    """Copy bytes described by two lists of physical pieces of equal total size."""
+    """Copy bytes described by two lists of physical pieces of equal total size
+    (the source pieces in ``src_mv`` if given, else in RAM too)."""
+    smv = mv if src_mv is None else src_mv
     si = di = 0
     soff = doff = 0
     while si < len(src) and di < len(dst):
         sa, sl = src[si]
         da, dl = dst[di]
         n = min(sl - soff, dl - doff)
-        mv[da + doff : da + doff + n] = mv[sa + soff : sa + soff + n]
+        mv[da + doff : da + doff + n] = smv[sa + soff : sa + soff + n]
         soff += n
         doff += n
         if soff == sl:

@@ -9,9 +9,9 @@ reaching whoever occupies the slot next.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from minixvm.include.com import (
     _ENDPOINT,
@@ -29,7 +29,7 @@ from minixvm.include.com import (
 if TYPE_CHECKING:
     from greenlet import greenlet
 
-    from minixvm.include.ipc import Message
+    from minixvm.kernel.trap import Entry
 
 # Runtime flags: a process runs only when none is set (MINIX p_rts_flags).
 RTS_SLOT_FREE = 0x01
@@ -102,18 +102,21 @@ class Priv:
 class Context:
     """The "registers" of a Python process.
 
-    ``entry(proc)`` is where the process starts (its program counter);
+    ``entry(port)`` is where the process starts (its program counter);
     ``fork_entry`` is what a child created by fork starts at (set by libc just
-    before it asks PM to fork, because a Python stack cannot be duplicated).
+    before it asks PM to fork, because a Python stack cannot be duplicated);
+    ``data_base`` is the address of its static data page (the stack pointer
+    of MINIX's exec, which a Python process has no other use for).
     """
 
-    entry: Callable[[Proc], Any]
-    fork_entry: Callable[[Proc], Any] | None = None
+    entry: Entry
+    data_base: int
+    fork_entry: Entry | None = None
 
     def for_child(self) -> Context:
         if self.fork_entry is None:
             raise ValueError("fork without a child entry point")
-        return Context(entry=self.fork_entry)
+        return Context(entry=self.fork_entry, data_base=self.data_base)
 
 
 @dataclass(eq=False)
@@ -147,9 +150,12 @@ class Proc:
     # IPC state.
     sendto_e: int = NONE
     getfrom_e: int = NONE
-    sendmsg: Message | None = None
+    sendmsg: bytes | None = None
     reply_pending: bool = False
-    delivered: Message | None = None
+    # The m_type of the request a sendrec caller waits to have answered
+    # (the trace shows the reply in that request's layout).
+    request_type: int = 0
+    delivered: bytes | None = None
     ipc_result: int = 0
     caller_q: deque[Proc] = field(default_factory=deque)
     notify_pending: set[int] = field(default_factory=set)

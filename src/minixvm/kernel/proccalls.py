@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, OK
+from minixvm.errors import E2BIG, EINVAL, EPERM, OK
 from minixvm.include.com import (
+    DIAGCTL_CODE_DIAG,
+    DIAGCTL_CODE_TRACE,
     GET_KINFO,
     GET_WHOAMI,
+    KERNEL_CALL,
     NONE,
     SYS_PRIV_ALLOW,
     SYS_PRIV_DISALLOW,
     SYS_PRIV_SET_SYS,
     SYS_PRIV_SET_USER,
+    SysAbort,
+    SysClear,
+    SysDiagctl,
+    SysExec,
+    SysFork,
+    SysGetinfo,
+    SysPrivctl,
+    SysTimes,
 )
-from minixvm.include.ipc import Message
 from minixvm.kernel.copy import endpoint_proc
 from minixvm.kernel.exceptions import CallError
 from minixvm.kernel.proc import (
@@ -35,9 +45,10 @@ if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
 
 DIAG_MAX = 4096
+P_NAME_LEN = 16
 
 
-def do_fork(k: Kernel, caller: Proc, m: Message) -> int:
+def do_fork(k: Kernel, caller: Proc, m: SysFork) -> int:
     """SYS_FORK: copy process ``m.parent`` into free slot ``m.slot``; m.child_ep out.
 
     The child starts where the parent will resume: blocked waiting for the
@@ -68,24 +79,28 @@ def do_fork(k: Kernel, caller: Proc, m: Message) -> int:
     child.cr3 = 0
     child.getfrom_e = parent.getfrom_e
     child.reply_pending = parent.reply_pending
+    child.request_type = parent.request_type
     child.rts_flags = RTS_RECEIVING
     parent.context.fork_entry = None
     m.child_ep = child.endpoint
     return OK
 
 
-def do_exec(k: Kernel, caller: Proc, m: Message) -> int:
-    """SYS_EXEC: process ``m.endpoint`` starts a new program at ``m.entry``.
+def do_exec(k: Kernel, caller: Proc, m: SysExec) -> int:
+    """SYS_EXEC: process ``m.endpoint`` starts the Python text at ``m.pc``,
+    named by the string at ``m.name`` in the caller's memory.
 
     Its old execution is discarded (exec does not return), any wait for a
     reply is cancelled, and it runs as soon as nothing else stops it. Its
     grant table was in the old image: the new program has none.
     """
     p = endpoint_proc(k, caller, m.endpoint)
-    if not callable(m.entry):
+    entry = k.texts.get(m.pc)
+    if entry is None or p.nr < 0:
         raise CallError(EINVAL)
-    p.name = str(m.name)[:15]
-    p.context = Context(entry=m.entry)
+    name = k.memory.read(caller, m.name, P_NAME_LEN).split(b"\0", 1)[0]
+    p.name = name.decode("latin-1")
+    p.context = Context(entry=entry, data_base=m.data)
     p.priv.grant_table = p.priv.grant_entries = 0
     k.sched.drop_greenlet(p)
     p.getfrom_e = NONE
@@ -95,7 +110,7 @@ def do_exec(k: Kernel, caller: Proc, m: Message) -> int:
     return OK
 
 
-def do_clear(k: Kernel, caller: Proc, m: Message) -> int:
+def do_clear(k: Kernel, caller: Proc, m: SysClear) -> int:
     """SYS_CLEAR: release the slot of an exiting process (PM, after VM freed it)."""
     p = endpoint_proc(k, caller, m.endpoint)
     if p.nr < 0 or p is caller:
@@ -120,7 +135,7 @@ def clear_proc(k: Kernel, p: Proc) -> None:
     p.user_time = p.sys_time = 0
 
 
-def do_privctl(k: Kernel, caller: Proc, m: Message) -> int:
+def do_privctl(k: Kernel, caller: Proc, m: SysPrivctl) -> int:
     """SYS_PRIVCTL: set up or change a process's privileges (its scheduling
     priority is not a privilege: it stays)."""
     p = endpoint_proc(k, caller, m.endpoint)
@@ -130,8 +145,10 @@ def do_privctl(k: Kernel, caller: Proc, m: Message) -> int:
     elif req == SYS_PRIV_DISALLOW:
         k.sched.rts_set(p, RTS_NO_PRIV)
     elif req == SYS_PRIV_SET_SYS:
+        mask = m.calls_hi << 32 | m.calls_lo
+        calls = frozenset(KERNEL_CALL + n for n in range(64) if mask >> n & 1)
         p.priv = Priv(
-            flags=SYS_PROC, traps=ALL_TRAPS, calls=frozenset(m.calls),
+            flags=SYS_PROC, traps=ALL_TRAPS, calls=calls,
             grant_table=p.priv.grant_table, grant_entries=p.priv.grant_entries,
         )
     elif req == SYS_PRIV_SET_USER:
@@ -141,33 +158,46 @@ def do_privctl(k: Kernel, caller: Proc, m: Message) -> int:
     return OK
 
 
-def do_getinfo(k: Kernel, caller: Proc, m: Message) -> int:
-    """SYS_GETINFO: who am I, or the kernel information VM needs at boot."""
+def do_getinfo(k: Kernel, caller: Proc, m: SysGetinfo) -> int:
+    """SYS_GETINFO: who am I (in the reply), or the kernel information the
+    servers need at boot (struct kinfo, copied to ``m.val_ptr``)."""
     if m.request == GET_WHOAMI:
-        m.name, m.endpoint, m.privflags = caller.name, caller.endpoint, caller.priv.flags
+        m.who_endpoint, m.who_privflags = caller.endpoint, caller.priv.flags
+        m.who_name = caller.name
     elif m.request == GET_KINFO:
-        m.kinfo = k.kinfo
+        assert k.kinfo is not None
+        data = k.kinfo.pack()
+        if not caller.is_system:
+            raise CallError(EPERM)
+        if m.val_len < len(data):
+            raise CallError(E2BIG)
+        k.memory.write(caller, m.val_ptr, data)
     else:
         raise CallError(EINVAL)
     return OK
 
 
-def do_times(k: Kernel, caller: Proc, m: Message) -> int:
+def do_times(k: Kernel, caller: Proc, m: SysTimes) -> int:
     """SYS_TIMES: a process's user and system ticks, and the uptime."""
     p = endpoint_proc(k, caller, m.endpoint)
     m.user_time, m.sys_time, m.uptime = p.user_time, p.sys_time, k.clock.ticks
     return OK
 
 
-def do_abort(k: Kernel, caller: Proc, m: Message) -> int:
+def do_abort(k: Kernel, caller: Proc, m: SysAbort) -> int:
     """SYS_ABORT: a process the system cannot live without gives up: stop everything."""
-    k.panic("%s(%d): %s", caller.name, caller.endpoint, m.reason)
+    k.panic("%s(%d): %s panicked", caller.name, caller.endpoint, caller.name)
 
 
-def do_diagctl(k: Kernel, caller: Proc, m: Message) -> int:
-    """SYS_DIAGCTL: a system process's printf, shown on the console."""
-    text = str(m.text)
-    if len(text) > DIAG_MAX:
+def do_diagctl(k: Kernel, caller: Proc, m: SysDiagctl) -> int:
+    """SYS_DIAGCTL: a system process's printf, shown on the console, or an
+    event it reports for the trace."""
+    if not 0 <= m.text_len <= DIAG_MAX or m.code not in (DIAGCTL_CODE_DIAG, DIAGCTL_CODE_TRACE):
         raise CallError(EINVAL)
-    k.console(text)
+    text = k.memory.read(caller, m.text_addr, m.text_len).decode(errors="replace")
+    if m.code == DIAGCTL_CODE_DIAG:
+        k.console(text)
+    elif k.trace.enabled:
+        kind, _, details = text.partition(" ")
+        k.trace.emit(kind, f"{k.trace.who(m.about)} {details}")
     return OK

@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EDOM, EINVAL, OK
-from minixvm.include.com import SELF, VMPTYPE_COWMAP
+from minixvm.include.com import SELF, VMPTYPE_COWMAP, VSCP_VEC, SysSafecopy, SysVsafecopy
 from minixvm.include.grant import CPF_READ, CPF_WRITE
-from minixvm.include.ipc import Message
 from minixvm.kernel.exceptions import CallError, VMSuspend
 from minixvm.kernel.grants import verify_grant
 from minixvm.kernel.proc import Proc
@@ -23,6 +22,8 @@ from minixvm.machine.ram import PAGE_SIZE
 
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
+
+VSCP_MAX = 1024  # elements in one vector
 
 
 def safecopy(
@@ -69,30 +70,35 @@ def cow_copy(
         raise CallError(-r)
 
 
-def do_safecopy_from(k: Kernel, caller: Proc, m: Message) -> int:
+def do_safecopy_from(k: Kernel, caller: Proc, m: SysSafecopy) -> int:
     """SYS_SAFECOPYFROM: granted memory -> caller (needs CPF_READ)."""
     safecopy(k, caller, m.granter, m.grant, m.offset, m.address, m.bytes, to_granter=False)
     return OK
 
 
-def do_safecopy_to(k: Kernel, caller: Proc, m: Message) -> int:
+def do_safecopy_to(k: Kernel, caller: Proc, m: SysSafecopy) -> int:
     """SYS_SAFECOPYTO: caller -> granted memory (needs CPF_WRITE)."""
     safecopy(k, caller, m.granter, m.grant, m.offset, m.address, m.bytes, to_granter=True)
     return OK
 
 
-def do_vsafecopy(k: Kernel, caller: Proc, m: Message) -> int:
+def do_vsafecopy(k: Kernel, caller: Proc, m: SysVsafecopy) -> int:
     """SYS_VSAFECOPY: a vector of safecopies, each with exactly one side SELF.
 
     Stops at the first failure; the elements before it stay done. Each
-    element is (src endpoint, dst endpoint, grant, offset, address, bytes).
+    element (a ``VSCP_VEC`` in the caller's memory at ``m.vec_addr``) is
+    (src endpoint, dst endpoint, grant, offset, address, bytes).
     """
-    for i, (src_e, dst_e, grant, offset, address, nbytes) in enumerate(m.vector):
+    if not 0 <= m.vec_size <= VSCP_MAX:
+        raise CallError(EINVAL)
+    raw = k.memory.read(caller, m.vec_addr, m.vec_size * VSCP_VEC.size)
+    vector = list(VSCP_VEC.iter_unpack(raw))
+    for i, (src_e, dst_e, grant, offset, address, nbytes) in enumerate(vector):
         if (src_e == SELF) == (dst_e == SELF):
             raise CallError(EINVAL)
         m.done = i
         to_granter = src_e == SELF
         granter = dst_e if to_granter else src_e
         safecopy(k, caller, granter, grant, offset, address, nbytes, to_granter)
-    m.done = len(m.vector)
+    m.done = len(vector)
     return OK

@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EBUSY, EFAULT, EINVAL, OK
-from minixvm.include.com import VMPTYPE_SMAP, VMPTYPE_SUNMAP
+from minixvm.include.com import (
+    VMPTYPE_SMAP,
+    VMPTYPE_SUNMAP,
+    SysSafemap,
+    SysSaferevmap,
+    SysSafeunmap,
+)
 from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
-from minixvm.include.ipc import Message
 from minixvm.kernel.exceptions import CallError, VMSuspend
 from minixvm.kernel.grants import verify_grant
 from minixvm.kernel.proc import Proc
@@ -77,7 +82,7 @@ def _check_pages(*values: int) -> None:
         raise CallError(EINVAL)
 
 
-def do_safemap(k: Kernel, caller: Proc, m: Message) -> int:
+def do_safemap(k: Kernel, caller: Proc, m: SysSafemap) -> int:
     """SYS_SAFEMAP: map ``m.bytes`` of a grant at the caller's ``m.address``."""
     access = CPF_MAP | CPF_READ | (CPF_WRITE if m.writable else 0)
     if m.bytes <= 0:
@@ -103,7 +108,7 @@ def do_safemap(k: Kernel, caller: Proc, m: Message) -> int:
     return OK
 
 
-def do_saferevmap(k: Kernel, caller: Proc, m: Message) -> int:
+def do_saferevmap(k: Kernel, caller: Proc, m: SysSaferevmap) -> int:
     """SYS_SAFEREVMAP: end every mapping made through the caller's grant
     ``m.grant`` (if ``m.flag`` is 0) or of the caller's memory at ``m.address``
     (if ``m.flag`` is 1); each grantee keeps a private snapshot."""
@@ -120,7 +125,7 @@ def do_saferevmap(k: Kernel, caller: Proc, m: Message) -> int:
     return result
 
 
-def do_safeunmap(k: Kernel, caller: Proc, m: Message) -> int:
+def do_safeunmap(k: Kernel, caller: Proc, m: SysSafeunmap) -> int:
     """SYS_SAFEUNMAP: the grantee ends its mapping at ``m.address`` (private copy kept)."""
     hits = [r for r in k.safemaps.entries
             if r.grantee == caller.endpoint and r.grantee_addr == m.address]

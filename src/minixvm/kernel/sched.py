@@ -9,7 +9,6 @@ same inputs always give the same run.
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 
 from minixvm.errors import KernelPanic, SystemHalted
 from minixvm.kernel.proc import NR_SCHED_QUEUES, RTS_PROC_STOP, Proc
+from minixvm.kernel.trap import TrapPort
 
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
@@ -99,6 +99,7 @@ class Scheduler:
             assert p.context is not None, f"{p} has nothing to run"
             p.greenlet = greenlet(self._starter(p), parent=self._kernel_greenlet)
         elif p.greenlet.parent is not self._kernel_greenlet:
+            assert self._kernel_greenlet is not None
             p.greenlet.parent = self._kernel_greenlet
         self.current = p
         try:
@@ -113,12 +114,16 @@ class Scheduler:
         assert context is not None
 
         def start() -> None:
-            with contextlib.suppress(GreenletExit):
-                context.entry(p)
-                # Its code ended without an exit: the process stops for good
-                # (still runnable, it would be started over and over).
-                if p.greenlet is getcurrent():
-                    self.rts_set(p, RTS_PROC_STOP)
+            try:
+                context.entry(TrapPort(self.k, p))
+            except GreenletExit:
+                return
+            except Exception as e:  # noqa: BLE001 - a crashed process is reported, not lost
+                self.k.crashed(p, e)
+            # Its code ended without an exit: the process stops for good
+            # (still runnable, it would be started over and over).
+            if p.greenlet is getcurrent():
+                self.rts_set(p, RTS_PROC_STOP)
 
         return start
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EINVAL, OK
-from minixvm.include.com import NONE, PM_PROC_NR, SYSTEM
-from minixvm.include.ipc import Message
+from minixvm.include.com import NONE, PM_PROC_NR, SYSTEM, SysGetksig, SysSig
 from minixvm.include.signal import _NSIG
 from minixvm.kernel.exceptions import CallError
 from minixvm.kernel.proc import RTS_SIG_PENDING, RTS_SIGNALED, Proc
@@ -28,7 +27,7 @@ def cause_sig(k: Kernel, p: Proc, sig: int) -> None:
         k.ipc.mini_notify(k.procs.slot(SYSTEM), k.procs.slot(PM_PROC_NR).endpoint)
 
 
-def do_kill(k: Kernel, caller: Proc, m: Message) -> int:
+def do_kill(k: Kernel, caller: Proc, m: SysSig) -> int:
     """SYS_KILL: post a signal to a process."""
     p = k.procs.isokendpt(m.endpoint)
     if p is None or p.nr < 0 or not 0 < m.sig < _NSIG:
@@ -37,7 +36,7 @@ def do_kill(k: Kernel, caller: Proc, m: Message) -> int:
     return OK
 
 
-def do_getksig(k: Kernel, caller: Proc, m: Message) -> int:
+def do_getksig(k: Kernel, caller: Proc, m: SysGetksig) -> int:
     """SYS_GETKSIG: hand PM the next process with pending signals (or NONE)."""
     for p in k.procs.live():
         if p.rts_flags & RTS_SIG_PENDING:
@@ -49,7 +48,7 @@ def do_getksig(k: Kernel, caller: Proc, m: Message) -> int:
     return OK
 
 
-def do_endksig(k: Kernel, caller: Proc, m: Message) -> int:
+def do_endksig(k: Kernel, caller: Proc, m: SysSig) -> int:
     """SYS_ENDKSIG: PM is done with a process's signals; it may run again."""
     p = k.procs.isokendpt(m.endpoint)
     if p is None or not p.rts_flags & RTS_SIGNALED:

@@ -25,8 +25,8 @@ from minixvm.include.com import (
     VMCTL_MEMREQ_GET,
     VMCTL_MEMREQ_REPLY,
     VMCTL_SETADDRSPACE,
+    SysVmctl,
 )
-from minixvm.include.ipc import Message
 from minixvm.kernel.exceptions import CallError, VMSuspend
 from minixvm.kernel.proc import RTS_PAGEFAULT, RTS_VMREQUEST, Proc, VMRequest
 from minixvm.machine.mmu import PageFault
@@ -87,7 +87,7 @@ class VMCtl:
 
     # -- SYS_VMCTL ----------------------------------------------------------------
 
-    def do_vmctl(self, caller: Proc, m: Message) -> int:
+    def do_vmctl(self, caller: Proc, m: SysVmctl) -> int:
         """SYS_VMCTL: VM's control of address spaces, faults and requests."""
         param = m.param
         if param == VMCTL_GET_PAGEFAULT:
@@ -105,7 +105,7 @@ class VMCtl:
         elif param == VMCTL_MEMREQ_REPLY:
             if p.vmrequest is None or not p.rts_flags & RTS_VMREQUEST:
                 raise CallError(EINVAL)
-            p.vmrequest.result = m.value
+            p.vmrequest.result = m.result
             self.k.sched.rts_unset(p, RTS_VMREQUEST)
         elif param == VMCTL_SETADDRSPACE:
             p.cr3 = m.value
@@ -119,7 +119,7 @@ class VMCtl:
             raise CallError(EINVAL)
         return OK
 
-    def _get_pagefault(self, m: Message) -> int:
+    def _get_pagefault(self, m: SysVmctl) -> int:
         if not self.pagefaults:
             return -ESRCH
         p = self.pagefaults.popleft()
@@ -128,17 +128,17 @@ class VMCtl:
         m.addr, m.errcode = p.pagefault
         return OK
 
-    def _memreq_get(self, m: Message) -> int:
+    def _memreq_get(self, m: SysVmctl) -> int:
         if not self.memreqs:
             return -ESRCH
         p = self.memreqs.popleft()
         req = p.vmrequest
         assert req is not None
-        m.requestor = p.endpoint
-        m.target = req.target
-        m.addr = req.addr
-        m.length = req.length
-        m.write = req.write
-        m.ep2 = req.ep2
-        m.addr2 = req.addr2
+        m.mr_requestor = p.endpoint
+        m.mr_target = req.target
+        m.mr_addr = req.addr
+        m.mr_length = req.length
+        m.mr_write = req.write
+        m.mr_ep2 = req.ep2
+        m.mr_addr2 = req.addr2
         return req.req_type

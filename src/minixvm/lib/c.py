@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, overload
+from typing import Any, NoReturn, overload
 
-from minixvm.errors import OK, MinixError, check
+from minixvm.errors import EINVAL, MinixError, check
 from minixvm.include.arch import PY_DATA_BASE
-from minixvm.include.com import PM_PROC_NR, TTY_PROC_NR
+from minixvm.include.com import PM_PROC_NR, TTY_PROC_NR, VM_PROC_NR
 from minixvm.include.dev import DEV_WRITE
 from minixvm.include.grant import CPF_READ
-from minixvm.include.ipc import msgname
-from minixvm.include.pm import PM_BRK, PM_EXIT, PM_FORK, PM_GETPID, PM_KILL, PM_WAITPID
+from minixvm.include.ipc import Message, msgname
+from minixvm.include.pm import (
+    PM_BRK,
+    PM_EXIT,
+    PM_FORK,
+    PM_GETPID,
+    PM_KILL,
+    PM_WAITPID,
+)
 from minixvm.include.vm import (
     MAP_ANON,
     MAP_PRIVATE,
@@ -27,15 +34,13 @@ from minixvm.include.vm import (
     VM_MMAP,
     VM_MUNMAP,
 )
+from minixvm.kernel.trap import Entry, TrapPort
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 
-if TYPE_CHECKING:
-    from minixvm.kernel.kernel import Kernel
-    from minixvm.kernel.proc import Proc
-
 Program = Callable[["Process"], Any]
 STDIO_BUF = PAGE_SIZE
+NAME_MAX = 15  # a program name's characters (PROC_NAME_LEN - 1)
 
 
 class Memory:
@@ -102,15 +107,17 @@ class Process:
 
     @property
     def name(self) -> str:
-        return self.sys.proc.name
+        """The program's name: at the start of its static data page."""
+        raw = self.sys.mem_read(self.sys.data_base, NAME_MAX + 1)
+        return raw.split(b"\0", 1)[0].decode("latin-1")
 
     def getpid(self) -> int:
         if not self._pid:
-            self._pid = self._pm(PM_GETPID).pid
+            self._pid = self._pm(PM_GETPID).m_type
         return self._pid
 
     def getppid(self) -> int:
-        return self._pm(PM_GETPID).ppid
+        return int(self._pm(PM_GETPID).ppid)
 
     # -- processes ----------------------------------------------------------------------
 
@@ -119,11 +126,11 @@ class Process:
         this address space and exits with its result. Returns the child's pid."""
         parent = self
 
-        def child_entry(proc: Any) -> None:
-            Process(SysLib(parent.sys.k, proc), parent._report)._inherit(parent).run(child)
+        def child_entry(port: TrapPort) -> None:
+            Process(SysLib(port), parent._report)._inherit(parent).run(child)
 
         self.sys.set_fork_entry(child_entry)
-        return self._pm(PM_FORK).pid
+        return self._pm(PM_FORK).m_type
 
     def _inherit(self, parent: Process) -> Process:
         """Take over the libc state a forked child has in its copied memory."""
@@ -133,13 +140,14 @@ class Process:
 
     def exit(self, status: int = 0) -> NoReturn:
         """End this process with ``status``; never returns."""
-        self.sys.taskcall(PM_PROC_NR, PM_EXIT, status=status)
+        # C's exit(int): the status as a 32-bit int (PM keeps the low 8 bits).
+        self.sys.taskcall(PM_PROC_NR, PM_EXIT, status=_int32(status))
         raise AssertionError("exit returned")
 
     def waitpid(self, pid: int = -1, options: int = 0) -> tuple[int, int]:
         """Wait for a child (any with -1): (pid, POSIX wait status)."""
         reply = self._pm(PM_WAITPID, pid=pid, options=options)
-        return reply.pid, reply.status
+        return reply.m_type, reply.status
 
     def wait(self) -> tuple[int, int]:
         return self.waitpid(-1)
@@ -171,18 +179,16 @@ class Process:
              flags: int = MAP_PRIVATE | MAP_ANON, addr: int = 0, fd: int = -1,
              offset: int = 0) -> int:
         """Map anonymous memory; its address."""
-        reply = self.sys.vm_call(VM_MMAP, addr=addr, len=length, prot=prot, flags=flags,
-                                 fd=fd, offset=offset)
-        check(reply.m_type, "mmap")
+        reply = self._call(VM_PROC_NR, VM_MMAP, addr=addr, len=length, prot=prot, flags=flags,
+                           fd=fd, offset=offset)
         return reply.retaddr
 
     def munmap(self, addr: int, length: int) -> None:
-        check(self.sys.vm_call(VM_MUNMAP, addr=addr, len=length).m_type, "munmap")
+        self._call(VM_PROC_NR, VM_MUNMAP, addr=addr, len=length)
 
     def brk(self, addr: int) -> None:
         """Set the end of the heap."""
-        check(self.sys.taskcall(PM_PROC_NR, PM_BRK, addr=addr, old=self._brk).m_type, "brk")
-        self._brk = addr
+        self._brk = self._pm(PM_BRK, addr=addr, old=self._brk).brk
 
     def sbrk(self, increment: int) -> int:
         """Move the end of the heap by ``increment``; the old end."""
@@ -206,25 +212,36 @@ class Process:
         while done < len(data):
             chunk = data[done : done + STDIO_BUF]
             self.mem[self._stdio : self._stdio + len(chunk)] = chunk
-            reply = self.sys.taskcall(TTY_PROC_NR, DEV_WRITE, grant=self._stdio_grant,
-                                      count=len(chunk))
-            done += check(reply.m_type, "write")
+            reply = self._call(TTY_PROC_NR, DEV_WRITE, grant=self._stdio_grant,
+                               count=len(chunk))
+            done += reply.m_type
         return done
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _pm(self, call: int, **fields: Any) -> Any:
-        reply = self.sys.taskcall(PM_PROC_NR, call, **fields)
-        if reply.m_type != OK:
-            raise MinixError(reply.m_type, msgname(call))
+    def _pm(self, call: int, **fields: int) -> Message:
+        return self._call(PM_PROC_NR, call, **fields)
+
+    def _call(self, server: int, call: int, **fields: int) -> Message:
+        """Request ``call`` of ``server``: the reply, whose m_type is a result
+        >= 0 (an error raises). An argument too wide for its field is EINVAL."""
+        try:
+            reply = self.sys.taskcall(server, call, **fields)
+        except OverflowError:
+            raise MinixError(EINVAL, msgname(call)) from None
+        check(reply.m_type, msgname(call))
         return reply
 
 
-def program_entry(kernel: Kernel, program: Program,
-                  report: Callable[[int, BaseException], None]) -> Callable[[Proc], None]:
+def _int32(value: int) -> int:
+    """``value`` converted to a C int, as a call's argument is."""
+    return (value + 2**31) % 2**32 - 2**31
+
+
+def program_entry(program: Program, report: Callable[[int, BaseException], None]) -> Entry:
     """The entry point that starts ``program`` in a freshly exec'ed process."""
 
-    def entry(proc: Proc) -> None:
-        Process(SysLib(kernel, proc), report).run(program)
+    def entry(port: TrapPort) -> None:
+        Process(SysLib(port), report).run(program)
 
     return entry

@@ -14,20 +14,15 @@ it retrieves alongside: ``r, value = ds_retrieve_u32(sys, "key")``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 from weakref import WeakKeyDictionary
 
-from minixvm.errors import EINVAL, OK, MinixError
+from minixvm.errors import EINVAL, OK
 from minixvm.include.com import DS_PROC_NR
 from minixvm.include.ds import (
-    DS_CHECK,
     DS_DELETE,
     DS_MAX_KEYLEN,
     DS_MAX_STRLEN,
-    DS_PUBLISH,
-    DS_RETRIEVE,
-    DS_RETRIEVE_LABEL,
-    DS_SNAPSHOT,
     DS_SUBSCRIBE,
     DSF_TYPE_LABEL,
     DSF_TYPE_MAP,
@@ -37,14 +32,22 @@ from minixvm.include.ds import (
     DSMF_COPY_MAPPED,
     DSMF_COPY_SNAPSHOT,
     DSMF_MAP_MAPPED,
+    DsCheck,
+    DsKeyRequest,
+    DsPublish,
+    DsRequest,
+    DsRetrieve,
+    DsRetrieveLabel,
+    DsSnapshot,
 )
 from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
-from minixvm.include.ipc import Message
 from minixvm.include.vm import VM_MUNMAP
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 
 Value = tuple[int, int, int]  # (address, length, access) of a value grant
+R = TypeVar("R", bound=DsRequest)
+V = TypeVar("V", DsPublish, DsRetrieve)  # the requests with a value
 
 
 @dataclass
@@ -80,34 +83,45 @@ def _scratch(sys: SysLib, nbytes: int) -> int:
 
 def _grant(sys: SysLib, addr: int, nbytes: int, access: int) -> int:
     """A grant to DS of our [addr, addr+nbytes); its id, or -errno."""
-    try:
-        return sys.grants.cpf_grant_direct(DS_PROC_NR, addr, nbytes, access)
-    except MinixError as e:
-        return -e.errno
+    return sys.grants.cpf_grant_direct(DS_PROC_NR, addr, nbytes, access)
 
 
-def _invoke(sys: SysLib, request: int, key: bytes, access: int = CPF_READ,
-            value: Value | None = None, **fields: Any) -> Message:
-    """MINIX do_invoke_ds: send ``request`` with ``key`` granted from the scratch
-    buffer (with CPF_WRITE, room DS writes a key into), and ``value``, if
-    given, granted as ``val``/``val_len``; both grants end with the call.
-    DS's reply, or a message whose m_type is what failed first."""
+def _failed(m: R, r: int) -> R:
+    """Request ``m`` as the reply of a call that failed with ``r`` before DS answered."""
+    m.m_type = r
+    return m
+
+
+def _invoke(sys: SysLib, m: R, key: bytes, access: int = CPF_READ) -> R:
+    """MINIX do_invoke_ds: send request ``m`` with ``key`` granted from the
+    scratch buffer (with CPF_WRITE, room DS writes a key into); the grant
+    ends with the call. DS's reply in ``m``'s layout, or ``m`` with the error
+    that came first (an IPC failure too, as MINIX's _taskcall)."""
+    if len(key) > DS_MAX_KEYLEN:
+        return _failed(m, -EINVAL)
     buf = _scratch(sys, len(key))
     if buf < 0:
-        return Message(buf)
+        return _failed(m, buf)
     sys.mem_write(buf, key)
-    wanted = [(buf, len(key), access)] + ([value] if value is not None else [])
-    grants = [_grant(sys, *g) for g in wanted]
-    if min(grants) < 0:
-        reply = Message(min(grants))
-    else:
-        if value is not None:
-            fields.update(val=grants[1], val_len=value[1])
-        reply = sys.taskcall(DS_PROC_NR, request, key_grant=grants[0], key_len=len(key),
-                             **fields)
-    for grant in grants:
-        if grant >= 0:
-            sys.grants.cpf_revoke(grant)
+    grant = _grant(sys, buf, len(key), access)
+    if grant < 0:
+        return _failed(m, grant)
+    m.key_grant, m.key_len = grant, len(key)
+    r, reply = sys.sendrec(DS_PROC_NR, m)
+    sys.grants.cpf_revoke(grant)
+    if r != OK or reply is None:
+        return _failed(m, r)
+    return type(m).view(reply.buf)
+
+
+def _invoke_value(sys: SysLib, m: V, key: bytes, value: Value) -> V:
+    """``_invoke`` with ``value`` granted to DS as ``val``/``val_len`` for the call."""
+    grant = _grant(sys, *value)
+    if grant < 0:
+        return _failed(m, grant)
+    m.val, m.val_len = grant, value[1]
+    reply = _invoke(sys, m, key)
+    sys.grants.cpf_revoke(grant)
     return reply
 
 
@@ -131,13 +145,13 @@ def _received_key(sys: SysLib) -> str:
 
 def ds_publish_u32(sys: SysLib, key: str, value: int, flags: int = 0) -> int:
     """Publish a 32-bit number."""
-    return _invoke(sys, DS_PUBLISH, _key(key), flags=DSF_TYPE_U32 | flags, val=value).m_type
+    return _invoke(sys, DsPublish(flags=DSF_TYPE_U32 | flags, val=value), _key(key)).m_type
 
 
 def ds_publish_label(sys: SysLib, key: str, endpoint: int, flags: int = 0) -> int:
     """Name ``endpoint`` ``key`` (what RS does for every service)."""
-    return _invoke(sys, DS_PUBLISH, _key(key), flags=DSF_TYPE_LABEL | flags,
-                   val=endpoint).m_type
+    m = DsPublish(flags=DSF_TYPE_LABEL | flags, endpoint=endpoint)
+    return _invoke(sys, m, _key(key)).m_type
 
 
 def ds_publish_str(sys: SysLib, key: str, value: str, flags: int = 0) -> int:
@@ -147,14 +161,14 @@ def ds_publish_str(sys: SysLib, key: str, value: str, flags: int = 0) -> int:
     if buf < 0:
         return buf
     sys.mem_write(buf + len(k), data)
-    return _invoke(sys, DS_PUBLISH, k, value=(buf + len(k), len(data), CPF_READ),
-                   flags=DSF_TYPE_STR | flags).m_type
+    m = DsPublish(flags=DSF_TYPE_STR | flags)
+    return _invoke_value(sys, m, k, (buf + len(k), len(data), CPF_READ)).m_type
 
 
 def ds_publish_mem(sys: SysLib, key: str, addr: int, length: int, flags: int = 0) -> int:
     """Publish a copy of our memory [addr, addr+length)."""
-    return _invoke(sys, DS_PUBLISH, _key(key), value=(addr, length, CPF_READ),
-                   flags=DSF_TYPE_MEM | flags).m_type
+    m = DsPublish(flags=DSF_TYPE_MEM | flags)
+    return _invoke_value(sys, m, _key(key), (addr, length, CPF_READ)).m_type
 
 
 def ds_publish_map(sys: SysLib, key: str, addr: int, length: int, flags: int = 0) -> int:
@@ -165,8 +179,8 @@ def ds_publish_map(sys: SysLib, key: str, addr: int, length: int, flags: int = 0
     grant = _grant(sys, addr, length, CPF_READ | CPF_MAP)
     if grant < 0:
         return grant
-    r = _invoke(sys, DS_PUBLISH, _key(key), flags=DSF_TYPE_MAP | flags, val=grant,
-                val_len=length).m_type
+    m = DsPublish(flags=DSF_TYPE_MAP | flags, val=grant, val_len=length)
+    r = _invoke(sys, m, _key(key)).m_type
     if r == OK:
         _client(sys).maps[key] = grant
     else:
@@ -179,19 +193,20 @@ def ds_publish_map(sys: SysLib, key: str, addr: int, length: int, flags: int = 0
 
 def ds_retrieve_u32(sys: SysLib, key: str) -> tuple[int, int]:
     """(r, the number)."""
-    reply = _invoke(sys, DS_RETRIEVE, _key(key), flags=DSF_TYPE_U32)
+    reply = _invoke(sys, DsRetrieve(flags=DSF_TYPE_U32), _key(key))
     return reply.m_type, reply.val if reply.m_type == OK else 0
 
 
 def ds_retrieve_label_num(sys: SysLib, key: str) -> tuple[int, int]:
     """(r, the endpoint labelled ``key``)."""
-    reply = _invoke(sys, DS_RETRIEVE, _key(key), flags=DSF_TYPE_LABEL)
-    return reply.m_type, reply.val if reply.m_type == OK else 0
+    reply = _invoke(sys, DsRetrieve(flags=DSF_TYPE_LABEL), _key(key))
+    return reply.m_type, reply.endpoint if reply.m_type == OK else 0
 
 
 def ds_retrieve_label_name(sys: SysLib, endpoint: int) -> tuple[int, str]:
     """(r, the label of ``endpoint``)."""
-    r = _invoke(sys, DS_RETRIEVE_LABEL, bytes(DS_MAX_KEYLEN), CPF_WRITE, val=endpoint).m_type
+    m = DsRetrieveLabel(endpoint=endpoint)
+    r = _invoke(sys, m, bytes(DS_MAX_KEYLEN), CPF_WRITE).m_type
     return r, _received_key(sys) if r == OK else ""
 
 
@@ -201,15 +216,15 @@ def ds_retrieve_str(sys: SysLib, key: str) -> tuple[int, str]:
     buf = _scratch(sys, len(k) + DS_MAX_STRLEN)
     if buf < 0:
         return buf, ""
-    r = _invoke(sys, DS_RETRIEVE, k, value=(buf + len(k), DS_MAX_STRLEN, CPF_WRITE),
-                flags=DSF_TYPE_STR).m_type
+    m = DsRetrieve(flags=DSF_TYPE_STR)
+    r = _invoke_value(sys, m, k, (buf + len(k), DS_MAX_STRLEN, CPF_WRITE)).m_type
     return r, _cstring(sys.mem_read(buf + len(k), DS_MAX_STRLEN)) if r == OK else ""
 
 
 def ds_retrieve_mem(sys: SysLib, key: str, addr: int, length: int) -> tuple[int, int]:
     """Copy at most ``length`` bytes of the value to our ``addr``: (r, bytes copied)."""
-    reply = _invoke(sys, DS_RETRIEVE, _key(key), value=(addr, length, CPF_WRITE),
-                    flags=DSF_TYPE_MEM)
+    m = DsRetrieve(flags=DSF_TYPE_MEM)
+    reply = _invoke_value(sys, m, _key(key), (addr, length, CPF_WRITE))
     return reply.m_type, reply.val_len if reply.m_type == OK else 0
 
 
@@ -219,15 +234,15 @@ def ds_retrieve_map(sys: SysLib, key: str, addr: int, length: int, nr_snapshot: 
     read-only at our page-aligned ``addr``; DSMF_COPY_MAPPED copies the live
     data, DSMF_COPY_SNAPSHOT snapshot ``nr_snapshot``, to ``addr``. (r, bytes)."""
     if flags & DSMF_MAP_MAPPED:
-        reply = _invoke(sys, DS_RETRIEVE, _key(key), flags=DSF_TYPE_MAP | DSMF_MAP_MAPPED)
+        reply = _invoke(sys, DsRetrieve(flags=DSF_TYPE_MAP | DSMF_MAP_MAPPED), _key(key))
         if reply.m_type != OK:
             return reply.m_type, 0
         n = min(length, reply.val_len) // PAGE_SIZE * PAGE_SIZE
         return sys.sys_safemap(DS_PROC_NR, reply.val, 0, addr, n, False), n
     if flags & (DSMF_COPY_MAPPED | DSMF_COPY_SNAPSHOT):
         mode = flags & (DSMF_COPY_MAPPED | DSMF_COPY_SNAPSHOT)
-        reply = _invoke(sys, DS_RETRIEVE, _key(key), value=(addr, length, CPF_WRITE),
-                        flags=DSF_TYPE_MAP | mode, nr_snapshot=nr_snapshot)
+        m = DsRetrieve(flags=DSF_TYPE_MAP | mode, nr_snapshot=nr_snapshot)
+        reply = _invoke_value(sys, m, _key(key), (addr, length, CPF_WRITE))
         return reply.m_type, reply.val_len if reply.m_type == OK else 0
     return -EINVAL, 0
 
@@ -237,7 +252,7 @@ def ds_retrieve_map(sys: SysLib, key: str, addr: int, length: int, nr_snapshot: 
 
 def _delete(sys: SysLib, key: str, kind: int) -> int:
     """Delete our entry ``key`` of type ``kind``."""
-    return _invoke(sys, DS_DELETE, _key(key), flags=kind).m_type
+    return _invoke(sys, DsKeyRequest(DS_DELETE, flags=kind), _key(key)).m_type
 
 
 def ds_delete_u32(sys: SysLib, key: str) -> int:
@@ -271,20 +286,20 @@ def ds_delete_map(sys: SysLib, key: str) -> int:
 
 def ds_snapshot_map(sys: SysLib, key: str) -> tuple[int, int]:
     """Snapshot a published map's live data: (r, the snapshot's number)."""
-    reply = _invoke(sys, DS_SNAPSHOT, _key(key))
+    reply = _invoke(sys, DsSnapshot(), _key(key))
     return reply.m_type, reply.nr_snapshot if reply.m_type == OK else 0
 
 
 def ds_subscribe(sys: SysLib, regex: str, flags: int = 0) -> int:
     """Be notified of every publish and delete of a key ``regex`` matches whole
     (of the DSF_TYPE_* in ``flags``, or any type); DSF_INITIAL: of existing ones too."""
-    return _invoke(sys, DS_SUBSCRIBE, _key(regex), flags=flags).m_type
+    return _invoke(sys, DsKeyRequest(DS_SUBSCRIBE, flags=flags), _key(regex)).m_type
 
 
 def ds_check(sys: SysLib) -> tuple[int, str, int, int]:
     """The next changed key of our subscription: (r, key, type, owner's endpoint);
     r is -ENOENT when nothing (more) changed."""
-    reply = _invoke(sys, DS_CHECK, bytes(DS_MAX_KEYLEN), CPF_WRITE)
+    reply = _invoke(sys, DsCheck(), bytes(DS_MAX_KEYLEN), CPF_WRITE)
     if reply.m_type != OK:
         return reply.m_type, "", 0, 0
     return OK, _received_key(sys), reply.flags, reply.owner

@@ -33,7 +33,7 @@ class ExecInfo:
     proc_e: int
     name: str
     segments: list[Segment]
-    entry: object
+    pc: int  # where it starts (for a Python program: its image number)
     stack_top: int
     stack_size: int
     # The caller's ways of doing things to the target.

@@ -5,13 +5,17 @@ mirrors which slots are in use and each slot's sequence number. A new grant
 in a slot takes the next sequence number, so a revoked grant's id can never
 be honoured again. The table grows 2 -> 6 -> 14 -> 30 ... entries, as in
 MINIX, each time announced to the kernel with SYS_SETGRANT.
+
+As every libsys call, a cpf_* call answers with a negative errno when it
+fails: a grant id is never negative (MINIX's GRANT_INVALID and errno).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, ENOMEM, OK, MinixError
+from minixvm.errors import EINVAL, ENOMEM, OK
 from minixvm.include import grant as g
 from minixvm.include.grant import (
     CPF_ACCESS,
@@ -29,6 +33,8 @@ from minixvm.machine.ram import PAGE_SIZE
 
 if TYPE_CHECKING:
     from minixvm.lib.sys import SysLib
+
+ADDRESS_SPACE = 1 << 32
 
 
 class GrantTable:
@@ -48,10 +54,12 @@ class GrantTable:
         return t
 
     def cpf_grant_direct(self, who_to: int, addr: int, nbytes: int, access: int) -> int:
-        """Let ``who_to`` access our [addr, addr+nbytes) with ``access``; the grant id."""
-        self._check_access(access, addr, nbytes)
+        """Let ``who_to`` access our [addr, addr+nbytes) with ``access``; the
+        grant id, or -EINVAL for a bad range or access, -ENOMEM for no room."""
+        if not access_ok(access, addr, nbytes):
+            return -EINVAL
         return self._install(lambda seq: g.direct(seq, who_to, addr, nbytes, access),
-                             access & CPF_MAP)
+                             bool(access & CPF_MAP))
 
     def cpf_grant_indirect(self, who_to: int, who_from: int, grant: int) -> int:
         """Pass on ``who_from``'s grant ``grant`` (made to us) to ``who_to``."""
@@ -60,9 +68,10 @@ class GrantTable:
     def cpf_grant_magic(self, who_to: int, who_from: int, addr: int, nbytes: int,
                         access: int) -> int:
         """Grant ``who_to`` access to ``who_from``'s memory (only VFS may)."""
-        self._check_access(access, addr, nbytes)
+        if not access_ok(access, addr, nbytes):
+            return -EINVAL
         return self._install(lambda seq: g.magic(seq, who_from, who_to, addr, nbytes, access),
-                             access & CPF_MAP)
+                             bool(access & CPF_MAP))
 
     def cpf_revoke(self, grant: int) -> int:
         """Invalidate ``grant``; mappings made through it end first (saferevmap)."""
@@ -77,14 +86,11 @@ class GrantTable:
         self.used[index] = False
         return OK
 
-    def _check_access(self, access: int, addr: int, nbytes: int) -> None:
-        if access & ~CPF_ACCESS or nbytes < 0 or addr < 0:
-            raise MinixError(EINVAL, "bad grant")
-        if access & CPF_MAP and (addr % PAGE_SIZE or nbytes % PAGE_SIZE):
-            raise MinixError(EINVAL, "a CPF_MAP grant must be page-aligned")
-
-    def _install(self, make, maps: int | bool) -> int:
+    def _install(self, make: Callable[[int], GrantEntry], maps: bool) -> int:
+        """Write the entry ``make(seq)`` into a free slot; its grant id, or -ENOMEM."""
         index = self._free_slot()
+        if index < 0:
+            return index
         seq = (self.seq[index] + 1) % GRANT_MAX_SEQ
         self._write(index, make(seq))
         self.seq[index], self.used[index] = seq, True
@@ -95,30 +101,43 @@ class GrantTable:
         return GRANT_ID(index, seq)
 
     def _free_slot(self) -> int:
+        """The lowest free slot, growing the table if it is full; or -ENOMEM."""
         for i, used in enumerate(self.used):
             if not used:
                 return i
         index = len(self.used)
-        self._grow()
-        return index
+        return index if self._grow() == OK else -ENOMEM
 
     def _write(self, index: int, entry: GrantEntry) -> None:
         self.sys.mem_write(self.addr + index * GRANT_ENTRY_SIZE, entry.pack())
 
-    def _grow(self) -> None:
-        """Move to a table twice as large (plus two), in fresh memory."""
+    def _grow(self) -> int:
+        """Move to a table twice as large (plus two), in fresh memory: OK or -ENOMEM."""
         old_n = len(self.used)
         new_n = old_n * 2 + 2 if old_n else GRANT_TABLE_START
-        size = -(-new_n * GRANT_ENTRY_SIZE // PAGE_SIZE) * PAGE_SIZE
-        new = self.sys.minix_mmap(size)
+        new = self.sys.minix_mmap(table_size(new_n))
         if new < 0:
-            raise MinixError(ENOMEM, "cannot grow the grant table")
+            return -ENOMEM
         if old_n:
             self.sys.mem_write(new, self.sys.mem_read(self.addr, old_n * GRANT_ENTRY_SIZE))
         self.sys.sys_setgrant(new, new_n)
-        old_addr, old_size = self.addr, -(-old_n * GRANT_ENTRY_SIZE // PAGE_SIZE) * PAGE_SIZE
+        old_addr = self.addr
         self.addr = new
         self.seq += [0] * (new_n - old_n)
         self.used += [False] * (new_n - old_n)
         if old_n:
-            self.sys.vm_call(VM_MUNMAP, addr=old_addr, len=old_size)
+            self.sys.vm_call(VM_MUNMAP, addr=old_addr, len=table_size(old_n))
+        return OK
+
+
+def access_ok(access: int, addr: int, nbytes: int) -> bool:
+    """Can a grant give ``access`` to [addr, addr+nbytes)? Known CPF_* bits, a
+    range inside the 32-bit address space, and whole pages for CPF_MAP."""
+    if access & ~CPF_ACCESS or nbytes < 0 or addr < 0 or addr + nbytes > ADDRESS_SPACE:
+        return False
+    return not access & CPF_MAP or (addr % PAGE_SIZE == 0 and nbytes % PAGE_SIZE == 0)
+
+
+def table_size(entries: int) -> int:
+    """Bytes (whole pages) of a table of ``entries``."""
+    return -(-entries * GRANT_ENTRY_SIZE // PAGE_SIZE) * PAGE_SIZE

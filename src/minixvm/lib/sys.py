@@ -1,224 +1,252 @@
 """libsys: a process's interface to the kernel and to the servers.
 
-One ``SysLib`` is bound to one process. Its methods are the MINIX library
-calls (``sendrec``, ``sys_vmctl``, ``cpf_grant_direct``, ``panic``...), so
-server code reads like the C original. A kernel call returns its result
-(OK or a negative errno) and leaves reply fields in the message it returns.
+One ``SysLib`` is bound to one process's trap port. Its methods are the
+MINIX library calls (``sendrec``, ``sys_vmctl``, ``cpf_grant_direct``,
+``panic``...), so server code reads like the C original. Messages are
+36-byte MINIX messages (``include/ipc.py``); a kernel call returns its
+result (OK or a negative errno) and leaves its reply fields in the message
+it returns. Data a kernel call reads or writes (a name, a text, struct
+kinfo, a vector) goes through a buffer in the process's static data page,
+as MINIX's libsys passes pointers to its own variables.
 """
 
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from minixvm.errors import OK, MinixError
+from minixvm.include import com
 from minixvm.include.com import (
     ANY,
+    DIAGCTL_CODE_DIAG,
+    DIAGCTL_CODE_TRACE,
     GET_KINFO,
     GET_WHOAMI,
+    KERNEL_CALL,
     PM_PROC_NR,
     SELF,
-    SYS_ABORT,
-    SYS_CLEAR,
-    SYS_DIAGCTL,
-    SYS_ENDKSIG,
-    SYS_EXEC,
-    SYS_FORK,
-    SYS_GETINFO,
-    SYS_GETKSIG,
-    SYS_KILL,
-    SYS_MEMSET,
-    SYS_PHYSCOPY,
-    SYS_PRIVCTL,
-    SYS_SAFECOPYFROM,
-    SYS_SAFECOPYTO,
-    SYS_SAFEMAP,
-    SYS_SAFEREVMAP,
-    SYS_SAFEUNMAP,
-    SYS_SETGRANT,
-    SYS_TIMES,
-    SYS_UMAP,
-    SYS_VIRCOPY,
-    SYS_VMCTL,
-    SYS_VSAFECOPY,
     VM_PROC_NR,
+    VSCP_VEC,
 )
 from minixvm.include.ipc import Message
+from minixvm.include.kinfo import KINFO_MAX, KernelInfo
 from minixvm.include.pm import PM_EXIT
 from minixvm.include.vm import MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE, VM_MMAP
+from minixvm.kernel.trap import Entry, TrapPort
 from minixvm.lib.grants import GrantTable
 
-if TYPE_CHECKING:
-    from minixvm.kernel.kernel import Kernel
-    from minixvm.kernel.proc import Proc
+# libsys's buffer in the static data page (the page starts with the name).
+STATIC_OFFSET = 0x800
+STATIC_SIZE = 0x800
+assert KINFO_MAX <= STATIC_SIZE
+_VEC_CHUNK = STATIC_SIZE // VSCP_VEC.size
 
 
 class SysLib:
     """The library calls of one process."""
 
-    def __init__(self, kernel: Kernel, proc: Proc) -> None:
-        self.k = kernel
-        self.proc = proc
+    def __init__(self, port: TrapPort) -> None:
+        self.port = port
+        self.endpoint = port.endpoint
+        self.data_base = port.data_base
+        self._static = port.data_base + STATIC_OFFSET
         self.grants = GrantTable(self)
         self._panicking = False
-
-    @property
-    def endpoint(self) -> int:
-        return self.proc.endpoint
 
     # -- IPC --------------------------------------------------------------------
 
     def send(self, dst: int, m: Message) -> int:
         """Blocking send."""
-        return self.k.ipc.send(self.k.sched.caller(), dst, m)
+        return self.port.send(dst, m.buf)
 
     def sendnb(self, dst: int, m: Message) -> int:
         """Send only if ``dst`` is waiting for it (ENOTREADY otherwise)."""
-        return self.k.ipc.send(self.k.sched.caller(), dst, m, nonblock=True)
+        return self.port.sendnb(dst, m.buf)
 
     def receive(self, src: int = ANY) -> tuple[int, Message | None]:
-        """Blocking receive from ``src`` or ANY."""
-        return self.k.ipc.receive(self.k.sched.caller(), src)
+        """Blocking receive from ``src`` or ANY; the message in the layout of its type."""
+        r, data = self.port.receive(src)
+        return r, None if data is None else Message.decode(data)
 
     def sendrec(self, dst: int, m: Message) -> tuple[int, Message | None]:
-        """Send and wait for the reply."""
-        return self.k.ipc.sendrec(self.k.sched.caller(), dst, m)
+        """Send and wait for the reply (in the request's layout)."""
+        r, data = self.port.sendrec(dst, m.buf)
+        return r, None if data is None else m.reply_view(data)
 
     def notify(self, dst: int) -> int:
         """Post a notification."""
-        return self.k.ipc.notify(self.k.sched.caller(), dst)
+        return self.port.notify(dst)
 
     def taskcall(self, dst: int, m_type: int, **fields: Any) -> Message:
         """Request ``m_type`` from server ``dst``; the reply's m_type is the result
         (an IPC failure shows up there too, as MINIX's _taskcall does)."""
-        r, reply = self.sendrec(dst, Message(m_type, **fields))
+        m = Message(m_type, **fields)
+        r, reply = self.sendrec(dst, m)
         if r != OK or reply is None:
-            return Message(r)
+            return type(m)(r)
         return reply
 
-    def set_fork_entry(self, entry: Any) -> None:
+    def set_fork_entry(self, entry: Entry) -> None:
         """Where a child made by the next fork starts (its program counter)."""
-        assert self.proc.context is not None
-        self.proc.context.fork_entry = entry
+        self.port.set_fork_entry(entry)
 
     def yield_cpu(self) -> None:
         """Let every other runnable process run first."""
-        self.k.sched.yield_cpu(self.k.sched.caller())
+        self.port.yield_cpu()
 
     # -- kernel calls -----------------------------------------------------------
 
     def kernel_call(self, call_nr: int, **fields: Any) -> Message:
         """Make a kernel call; the returned message holds the result in m_type."""
         m = Message(call_nr, **fields)
-        m.m_type = self.k.kernel_call(call_nr, m)
+        self.port.kernel_call(m.buf)
         return m
 
     def sys_fork(self, parent: int, slot: int) -> Message:
-        return self.kernel_call(SYS_FORK, parent=parent, slot=slot)
+        return self.kernel_call(com.SYS_FORK, parent=parent, slot=slot)
 
-    def sys_exec(self, endpoint: int, entry: Any, name: str) -> int:
-        return self.kernel_call(SYS_EXEC, endpoint=endpoint, entry=entry, name=name).m_type
+    def sys_exec(self, endpoint: int, pc: int, name: str, data: int) -> int:
+        """Start Python text ``pc`` in ``endpoint``, named ``name``, its static data at ``data``."""
+        self.mem_write(self._static, name.encode("latin-1", errors="replace")[:15] + b"\0")
+        return self.kernel_call(com.SYS_EXEC, endpoint=endpoint, pc=pc, name=self._static,
+                                data=data).m_type
 
     def sys_clear(self, endpoint: int) -> int:
-        return self.kernel_call(SYS_CLEAR, endpoint=endpoint).m_type
+        return self.kernel_call(com.SYS_CLEAR, endpoint=endpoint).m_type
 
-    def sys_privctl(self, endpoint: int, request: int, calls: frozenset[int] = frozenset()) -> int:
-        return self.kernel_call(SYS_PRIVCTL, endpoint=endpoint, request=request,
-                                calls=calls).m_type
+    def sys_privctl(self, endpoint: int, request: int, calls: Iterable[int] = ()) -> int:
+        """Set ``endpoint``'s privileges; ``calls`` are the kernel calls it may make."""
+        mask = 0
+        for call in calls:
+            mask |= 1 << (call - KERNEL_CALL)
+        return self.kernel_call(com.SYS_PRIVCTL, endpoint=endpoint, request=request,
+                                calls_lo=mask & 0xFFFFFFFF, calls_hi=mask >> 32).m_type
 
     def sys_kill(self, endpoint: int, sig: int) -> int:
-        return self.kernel_call(SYS_KILL, endpoint=endpoint, sig=sig).m_type
+        return self.kernel_call(com.SYS_KILL, endpoint=endpoint, sig=sig).m_type
 
     def sys_getksig(self) -> tuple[int, int]:
-        m = self.kernel_call(SYS_GETKSIG)
+        m = self.kernel_call(com.SYS_GETKSIG)
         return m.endpoint, m.sigmap
 
     def sys_endksig(self, endpoint: int) -> int:
-        return self.kernel_call(SYS_ENDKSIG, endpoint=endpoint).m_type
+        return self.kernel_call(com.SYS_ENDKSIG, endpoint=endpoint).m_type
 
     def sys_vmctl(self, who: int, param: int, value: int = 0) -> int:
-        return self.kernel_call(SYS_VMCTL, who=who, param=param, value=value).m_type
+        return self.kernel_call(com.SYS_VMCTL, who=who, param=param, value=value).m_type
 
     def sys_vmctl_get(self, param: int) -> Message:
         """VMCTL_GET_PAGEFAULT / VMCTL_MEMREQ_GET: the whole reply."""
-        return self.kernel_call(SYS_VMCTL, who=SELF, param=param, value=0)
+        return self.kernel_call(com.SYS_VMCTL, who=SELF, param=param)
 
     def sys_vircopy(self, src_ep: int, src_addr: int, dst_ep: int, dst_addr: int,
                     nbytes: int) -> int:
-        return self.kernel_call(SYS_VIRCOPY, src_ep=src_ep, src_addr=src_addr, dst_ep=dst_ep,
+        return self.kernel_call(com.SYS_VIRCOPY, src_ep=src_ep, src_addr=src_addr, dst_ep=dst_ep,
                                 dst_addr=dst_addr, bytes=nbytes).m_type
 
     def sys_physcopy(self, src_addr: int, dst_addr: int, nbytes: int) -> int:
-        return self.kernel_call(SYS_PHYSCOPY, src_addr=src_addr, dst_addr=dst_addr,
+        return self.kernel_call(com.SYS_PHYSCOPY, src_addr=src_addr, dst_addr=dst_addr,
                                 bytes=nbytes).m_type
 
     def sys_memset(self, pattern: int, addr: int, nbytes: int) -> int:
-        return self.kernel_call(SYS_MEMSET, pattern=pattern, addr=addr, bytes=nbytes).m_type
+        return self.kernel_call(com.SYS_MEMSET, pattern=pattern, addr=addr, bytes=nbytes).m_type
 
     def sys_umap(self, endpoint: int, addr: int, nbytes: int) -> tuple[int, int]:
-        m = self.kernel_call(SYS_UMAP, endpoint=endpoint, addr=addr, bytes=nbytes)
-        return m.m_type, getattr(m, "phys", 0)
+        m = self.kernel_call(com.SYS_UMAP, endpoint=endpoint, addr=addr, bytes=nbytes)
+        return m.m_type, m.phys
 
     def sys_setgrant(self, addr: int, entries: int) -> int:
-        return self.kernel_call(SYS_SETGRANT, addr=addr, entries=entries).m_type
+        return self.kernel_call(com.SYS_SETGRANT, addr=addr, entries=entries).m_type
 
     def sys_safecopyfrom(self, granter: int, grant: int, offset: int, address: int,
                          nbytes: int) -> int:
-        return self.kernel_call(SYS_SAFECOPYFROM, granter=granter, grant=grant, offset=offset,
-                                address=address, bytes=nbytes).m_type
+        return self.kernel_call(com.SYS_SAFECOPYFROM, granter=granter, grant=grant,
+                                offset=offset, address=address, bytes=nbytes).m_type
 
     def sys_safecopyto(self, granter: int, grant: int, offset: int, address: int,
                        nbytes: int) -> int:
-        return self.kernel_call(SYS_SAFECOPYTO, granter=granter, grant=grant, offset=offset,
+        return self.kernel_call(com.SYS_SAFECOPYTO, granter=granter, grant=grant, offset=offset,
                                 address=address, bytes=nbytes).m_type
 
     def sys_vsafecopy(self, vector: list[tuple[int, int, int, int, int, int]]) -> tuple[int, int]:
-        """Vectored safecopy; returns (result, number of elements done)."""
-        m = self.kernel_call(SYS_VSAFECOPY, vector=tuple(vector), done=0)
-        return m.m_type, m.done
+        """Vectored safecopy; returns (result, number of elements done). The
+        vector goes through the static buffer, a chunk at a time."""
+        done = 0
+        while True:
+            chunk = vector[done : done + _VEC_CHUNK]
+            self.mem_write(self._static, b"".join(VSCP_VEC.pack(*v) for v in chunk))
+            m = self.kernel_call(com.SYS_VSAFECOPY, vec_addr=self._static, vec_size=len(chunk))
+            done += m.done
+            if m.m_type != OK or done == len(vector):
+                return m.m_type, done
 
     def sys_safemap(self, granter: int, grant: int, offset: int, address: int, nbytes: int,
                     writable: bool) -> int:
-        return self.kernel_call(SYS_SAFEMAP, granter=granter, grant=grant, offset=offset,
-                                address=address, bytes=nbytes, writable=writable).m_type
+        return self.kernel_call(com.SYS_SAFEMAP, granter=granter, grant=grant, offset=offset,
+                                address=address, bytes=nbytes, writable=int(writable)).m_type
 
     def sys_saferevmap_gid(self, grant: int) -> int:
-        return self.kernel_call(SYS_SAFEREVMAP, flag=0, grant=grant, address=0).m_type
+        return self.kernel_call(com.SYS_SAFEREVMAP, flag=0, grant=grant).m_type
 
     def sys_saferevmap_addr(self, address: int) -> int:
-        return self.kernel_call(SYS_SAFEREVMAP, flag=1, grant=-1, address=address).m_type
+        return self.kernel_call(com.SYS_SAFEREVMAP, flag=1, grant=-1, address=address).m_type
 
     def sys_safeunmap(self, address: int) -> int:
-        return self.kernel_call(SYS_SAFEUNMAP, address=address).m_type
+        return self.kernel_call(com.SYS_SAFEUNMAP, address=address).m_type
 
-    def sys_getkinfo(self) -> Any:
-        return self.kernel_call(SYS_GETINFO, request=GET_KINFO).kinfo
+    def sys_getkinfo(self) -> KernelInfo:
+        """struct kinfo, copied by the kernel into our static buffer."""
+        m = self.kernel_call(com.SYS_GETINFO, request=GET_KINFO, val_ptr=self._static,
+                             val_len=STATIC_SIZE)
+        if m.m_type != OK:
+            raise MinixError(m.m_type, "sys_getkinfo")
+        return KernelInfo.unpack(self.mem_read(self._static, STATIC_SIZE))
 
     def sys_whoami(self) -> tuple[str, int, int]:
         """(name, endpoint, privilege flags), as the kernel knows them."""
-        m = self.kernel_call(SYS_GETINFO, request=GET_WHOAMI)
-        return m.name, m.endpoint, m.privflags
+        m = self.kernel_call(com.SYS_GETINFO, request=GET_WHOAMI)
+        return m.who_name, m.who_endpoint, m.who_privflags
 
     def sys_times(self, endpoint: int = SELF) -> tuple[int, int, int]:
         """(user ticks, system ticks, uptime ticks)."""
-        m = self.kernel_call(SYS_TIMES, endpoint=endpoint)
+        m = self.kernel_call(com.SYS_TIMES, endpoint=endpoint)
         return m.user_time, m.sys_time, m.uptime
 
-    def sys_diagctl(self, text: str) -> int:
-        return self.kernel_call(SYS_DIAGCTL, text=text).m_type
+    def sys_diagctl(self, text: str, code: int = DIAGCTL_CODE_DIAG, about: int = 0) -> int:
+        """Show ``text`` on the console (or report it for the trace), a buffer at a time."""
+        data = text.encode()
+        r = OK
+        for off in range(0, max(len(data), 1), STATIC_SIZE):
+            chunk = data[off : off + STATIC_SIZE]
+            self.mem_write(self._static, chunk)
+            r = self.kernel_call(com.SYS_DIAGCTL, code=code, text_addr=self._static,
+                                 text_len=len(chunk),
+                                 about=about).m_type
+            if r != OK:
+                return r
+        return r
 
-    def sys_abort(self, reason: str) -> int:
-        return self.kernel_call(SYS_ABORT, reason=reason).m_type
+    def sys_abort(self) -> int:
+        return self.kernel_call(com.SYS_ABORT).m_type
+
+    def trace(self, kind: str, about: int, text: str) -> None:
+        """An event of ``kind`` about process ``about`` for the system trace."""
+        line = f"{kind} {text}"
+        if len(line) > STATIC_SIZE:
+            raise ValueError("trace line too long")
+        self.sys_diagctl(line, DIAGCTL_CODE_TRACE, about)
 
     # -- memory of this process -------------------------------------------------
 
     def mem_read(self, addr: int, n: int) -> bytes:
         """Load ``n`` bytes from this process's memory (may page-fault)."""
-        return self.k.memory.user_read(self.k.sched.caller(), addr, n)
+        return self.port.load(addr, n)
 
     def mem_write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         """Store into this process's memory (may page-fault)."""
-        self.k.memory.user_write(self.k.sched.caller(), addr, data)
+        self.port.store(addr, data)
 
     def minix_mmap(self, length: int) -> int:
         """Anonymous read-write memory for this process: its address, or a
@@ -251,6 +279,6 @@ class SysLib:
         frames = [f.name for f in traceback.extract_stack()[:-1]]
         self.printf("syslib:panic.c: stacktrace: %s\n", " ".join(frames[-8:]))
         if endpoint in (PM_PROC_NR, VM_PROC_NR):
-            self.sys_abort(f"{name} panicked")
+            self.sys_abort()
         self.taskcall(PM_PROC_NR, PM_EXIT, status=1)
         raise MinixError(1, f"{name} could not exit after a panic")

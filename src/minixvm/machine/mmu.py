@@ -111,14 +111,17 @@ class MMU:
             base = (pde & I386_BIG_ADDR_MASK) | (vaddr & 0x3FF000)
             flags = pde
         else:
+            # The PDE has been used for the walk, whatever the PTE then says
+            # (Intel SDM vol. 3A 4.8); the final entry's A/D bits are set
+            # only by an access that does not fault.
+            if not pde & PTE_A:
+                ram.write_u32(pde_addr, pde | PTE_A)
             entry_addr = (pde & I386_VM_ADDR_MASK) + ((vaddr >> 12) & 0x3FF) * 4
             entry = ram.read_u32(entry_addr)
             if not entry & PTE_P:
                 raise PageFault(vaddr, write, user, False)
             base = entry & I386_VM_ADDR_MASK
             flags = pde & entry
-            if not pde & PTE_A:
-                ram.write_u32(pde_addr, pde | PTE_A)
         if (write and not flags & PTE_W) or (user and not flags & PTE_U):
             raise PageFault(vaddr, write, user, True)
         new = entry | PTE_A | (PTE_D if write else 0)

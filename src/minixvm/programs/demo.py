@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from minixvm.errors import OK
 from minixvm.include.signal import WEXITSTATUS, WIFSIGNALED, WTERMSIG
 from minixvm.include.vm import (
@@ -11,6 +13,7 @@ from minixvm.include.vm import (
     MAP_PRIVATE,
     VM_BLOCKID_NONE,
     VM_YIELDBLOCKGETBLOCK,
+    split64,
 )
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
@@ -35,7 +38,7 @@ def forker(p: Process) -> int:
         c.mem[buf + n * PAGE_SIZE : buf + n * PAGE_SIZE + 5] = b"child"
         return n
 
-    pids = [p.fork(lambda c, n=n: child(c, n)) for n in range(3)]
+    pids = [p.fork(functools.partial(child, n=n)) for n in range(3)]
     for _ in pids:
         pid, status = p.wait()
         p.printf("forker: child %d exited with %d\n", pid, WEXITSTATUS(status))
@@ -51,12 +54,10 @@ def cache(p: Process) -> int:
     hits = 0
     for block in range(4):
         p.mem[buf : buf + 8] = block.to_bytes(8, "little")
-        reply = p.sys.vm_call(VM_YIELDBLOCKGETBLOCK, vaddr=buf, len=PAGE_SIZE, yieldid=block,
-                              getid=VM_BLOCKID_NONE)
+        yield_and_get(p, buf, block, VM_BLOCKID_NONE)
     for block in (1, 3):
-        reply = p.sys.vm_call(VM_YIELDBLOCKGETBLOCK, vaddr=buf, len=PAGE_SIZE,
-                              yieldid=VM_BLOCKID_NONE, getid=block)
-        if reply.m_type == OK and int.from_bytes(p.mem[buf : buf + 8], "little") == block:
+        r = yield_and_get(p, buf, VM_BLOCKID_NONE, block)
+        if r == OK and int.from_bytes(p.mem[buf : buf + 8], "little") == block:
             hits += 1
     p.printf("cache: got %d of 2 yielded blocks back from VM\n", hits)
     return 0 if hits == 2 else 1
@@ -72,3 +73,12 @@ def segv(p: Process) -> int:
 
 
 DEMO = (hello, forker, cache, segv)
+
+
+def yield_and_get(p: Process, buf: int, yieldid: int, getid: int) -> int:
+    """VM_YIELDBLOCKGETBLOCK on one page: give block ``yieldid`` to VM's cache,
+    take block ``getid`` from it into ``buf``; VM's answer."""
+    (yield_hi, yield_lo), (get_hi, get_lo) = split64(yieldid), split64(getid)
+    reply = p.sys.vm_call(VM_YIELDBLOCKGETBLOCK, vaddr=buf, len=PAGE_SIZE, yieldid_hi=yield_hi,
+                          yieldid_lo=yield_lo, getid_hi=get_hi, getid_lo=get_lo)
+    return int(reply.m_type)

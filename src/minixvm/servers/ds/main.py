@@ -16,13 +16,12 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from minixvm.errors import EINVAL, ENOMEM, OK
-from minixvm.include.com import NOTIFY_MESSAGE
-from minixvm.include.ds import DS_MAX_KEYLEN, DS_MAX_STRLEN, NR_DS_KEYS
+from minixvm.include.ds import DS_MAX_KEYLEN, DS_MAX_STRLEN, DSF_KNOWN, NR_DS_KEYS, DsRequest
 from minixvm.include.ipc import Message
 from minixvm.include.vm import VM_MUNMAP
 from minixvm.lib.sys import SysLib
 from minixvm.servers.ds.calls import CALLS, map_service
-from minixvm.servers.ds.request import DSError, arg, check, page_ceil
+from minixvm.servers.ds.request import RequestError, check, page_ceil
 from minixvm.servers.ds.store import Store
 
 
@@ -40,15 +39,30 @@ class DS:
         self.init()
         while True:
             r, m = self.sys.receive()
-            if r != OK or m is None or m.m_type == NOTIFY_MESSAGE:
+            if r != OK or m is None:
                 continue
-            handler = CALLS.get(m.m_type)
-            try:
-                m.m_type = handler(self, m) if handler else -EINVAL
-            except DSError as e:
-                m.m_type = -e.errno
+            m.m_type = self.result(m)
             # Non-blocking: a caller that does not wait for its reply cannot stall DS.
             self.sys.sendnb(m.m_source, m)
+
+    def result(self, m: Message) -> int:
+        """Serve request ``m`` (setting its reply fields): OK or -errno."""
+        try:
+            return self.dispatch(m)
+        except RequestError as e:
+            return -e.errno
+
+    def dispatch(self, m: Message) -> int:
+        """The handler of ``m``'s type, after the checks every request gets.
+
+        A notification is only ever made by the kernel, and nothing makes
+        one for DS: a NOTIFY_MESSAGE is a user's send, forged, and gets
+        EINVAL like any type DS does not serve (MINIX DS answers both so).
+        """
+        handler = CALLS.get(m.m_type)
+        if handler is None or not isinstance(m, DsRequest) or m.flags & ~DSF_KNOWN:
+            raise RequestError(EINVAL)
+        return handler(self, m)
 
     def init(self) -> None:
         """Map DS's buffers and register the boot processes' labels."""
@@ -60,28 +74,28 @@ class DS:
 
     # -- keys -------------------------------------------------------------------------
 
-    def get_key_name(self, m: Message) -> str:
+    def get_key_name(self, m: DsRequest) -> str:
         """The key (or regex) of request ``m``, copied in through its key grant:
         2..DS_MAX_KEYLEN bytes including the NUL, a non-empty UTF-8 string."""
-        n = arg(m, "key_len")
-        if not 2 <= n <= DS_MAX_KEYLEN:
-            raise DSError(EINVAL)
-        check(self.sys.sys_safecopyfrom(m.m_source, arg(m, "key_grant"), 0, self.keybuf, n))
+        n = key_length(m)
+        check(self.sys.sys_safecopyfrom(m.m_source, m.key_grant, 0, self.keybuf, n))
         raw = self.sys.mem_read(self.keybuf, n)
         end = raw.find(b"\0")
         if end <= 0:
-            raise DSError(EINVAL)
+            raise RequestError(EINVAL)
         try:
             return raw[:end].decode()
         except UnicodeDecodeError:
-            raise DSError(EINVAL) from None
+            raise RequestError(EINVAL) from None
 
-    def put_key_name(self, m: Message, key: str) -> None:
-        """Copy ``key`` and its NUL out through the caller's key grant."""
+    def put_key_name(self, m: DsRequest, key: str) -> None:
+        """Copy ``key`` and its NUL out through the caller's key grant, whose
+        ``key_len`` bytes must hold them."""
         data = key.encode() + b"\0"
+        if len(data) > key_length(m):
+            raise RequestError(EINVAL)
         self.sys.mem_write(self.keybuf, data)
-        check(self.sys.sys_safecopyto(m.m_source, arg(m, "key_grant"), 0, self.keybuf,
-                                      len(data)))
+        check(self.sys.sys_safecopyto(m.m_source, m.key_grant, 0, self.keybuf, len(data)))
 
     # -- memory -----------------------------------------------------------------------
 
@@ -89,14 +103,14 @@ class DS:
         """Map ``length`` bytes (whole pages) of fresh memory in DS; ENOMEM if VM cannot."""
         addr = self.sys.minix_mmap(page_ceil(length))
         if addr < 0:
-            raise DSError(ENOMEM)
+            raise RequestError(ENOMEM)
         return addr
 
     def must_alloc(self, length: int) -> int:
         """``alloc`` for DS's own buffers: failing is a panic."""
         try:
             return self.alloc(length)
-        except DSError:
+        except RequestError:
             self.panic("cannot map %d bytes", length)
 
     def free(self, addr: int, length: int) -> None:
@@ -111,7 +125,7 @@ class DS:
         """The label of ``endpoint``; the request fails with ``errno`` if it has none."""
         name = self.store.procname(endpoint)
         if name is None:
-            raise DSError(errno)
+            raise RequestError(errno)
         return name
 
     def endpoint(self, label: str) -> int:
@@ -125,3 +139,11 @@ class DS:
         """DS's own invariant is broken: panic (the process exits)."""
         self.sys.panic(fmt, *args)
         raise AssertionError("panic returned")
+
+
+def key_length(m: DsRequest) -> int:
+    """The request's key length: 2..DS_MAX_KEYLEN (a character and the NUL), else EINVAL."""
+    n = m.key_len
+    if not 2 <= n <= DS_MAX_KEYLEN:
+        raise RequestError(EINVAL)
+    return n

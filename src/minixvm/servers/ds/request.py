@@ -1,19 +1,18 @@
-"""What every DS request handler uses: the error it raises and field access.
+"""How a DS request fails: the one exception its handlers raise.
 
-A handler either returns a result (OK, or a value the reply's type
-carries) after setting reply fields on the request message, or raises
-DSError; DS's loop turns that into a -errno reply. A field a client left
-out, or filled with something that is not an integer, is EINVAL.
+A handler returns OK after setting reply fields on the request message,
+or raises RequestError; DS's loop (and nothing else) turns that into the
+reply's -errno. A request's fields are fixed-width integers of its layout,
+so a handler checks their values, never their presence.
 """
 
 from __future__ import annotations
 
-from minixvm.errors import EINVAL, OK
-from minixvm.include.ipc import Message
+from minixvm.errors import OK
 from minixvm.machine.ram import PAGE_SIZE
 
 
-class DSError(Exception):
+class RequestError(Exception):
     """The request fails with ``errno`` (positive); the reply carries -errno."""
 
     def __init__(self, errno: int) -> None:
@@ -21,18 +20,10 @@ class DSError(Exception):
         self.errno = errno
 
 
-def arg(m: Message, name: str) -> int:
-    """Integer field ``name`` of request ``m``; EINVAL if missing or not an int."""
-    value = getattr(m, name, None)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise DSError(EINVAL)
-    return value
-
-
 def check(r: int) -> None:
     """Fail the request with a kernel call's error, if it failed."""
     if r != OK:
-        raise DSError(-r)
+        raise RequestError(-r)
 
 
 def page_ceil(n: int) -> int:

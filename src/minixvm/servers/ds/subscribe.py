@@ -14,9 +14,15 @@ import re
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EAGAIN, EEXIST, EINVAL, ENOENT, ESRCH, OK
-from minixvm.include.ds import DSF_INITIAL, DSF_MASK_TYPE, DSF_OVERWRITE, DSF_PRIV_SUBSCRIBE
-from minixvm.include.ipc import Message
-from minixvm.servers.ds.request import DSError, arg
+from minixvm.include.ds import (
+    DSF_INITIAL,
+    DSF_OVERWRITE,
+    DSF_PRIV_SUBSCRIBE,
+    DSF_TYPES,
+    DsCheck,
+    DsKeyRequest,
+)
+from minixvm.servers.ds.request import RequestError
 from minixvm.servers.ds.store import Entry, Subscription
 
 if TYPE_CHECKING:
@@ -49,21 +55,21 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except (re.error, OverflowError):
-        raise DSError(EINVAL) from None
+        raise RequestError(EINVAL) from None
 
 
-def do_subscribe(ds: DS, m: Message) -> int:
+def do_subscribe(ds: DS, m: DsKeyRequest) -> int:
     """DS_SUBSCRIBE: the caller's label subscribes to the keys its regex
     matches; with DSF_INITIAL the entries that already match count as changed."""
     owner = ds.label(m.m_source, ESRCH)
-    flags = arg(m, "flags")
+    flags = m.flags
     sub = ds.store.sub_of(owner)
     if sub is None and ds.store.subs_full():
-        raise DSError(EAGAIN)
+        raise RequestError(EAGAIN)
     if sub is not None and not flags & DSF_OVERWRITE:
-        raise DSError(EEXIST)
+        raise RequestError(EEXIST)
     regex = compile_regex(ds.get_key_name(m))
-    types = flags & DSF_MASK_TYPE or DSF_MASK_TYPE
+    types = flags & DSF_TYPES or DSF_TYPES
     if sub is None:
         sub = Subscription(owner, regex, types)
         ds.store.subs.append(sub)
@@ -76,16 +82,16 @@ def do_subscribe(ds: DS, m: Message) -> int:
     return OK
 
 
-def do_check(ds: DS, m: Message) -> int:
+def do_check(ds: DS, m: DsCheck) -> int:
     """DS_CHECK: the lowest changed entry of the caller's subscription: its key
     (through the key grant), its type (``flags``) and its owner's endpoint
     (``owner``). ENOENT if nothing changed (a deleted key is no longer marked)."""
     owner = ds.label(m.m_source, ESRCH)
     sub = ds.store.sub_of(owner)
     if sub is None:
-        raise DSError(ESRCH)
+        raise RequestError(ESRCH)
     if not sub.changed:
-        raise DSError(ENOENT)
+        raise RequestError(ENOENT)
     slot = min(sub.changed)
     e = ds.store.slots[slot]
     if e is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, OK, MinixError
+from minixvm.errors import EINVAL, OK
 from minixvm.include.ds import (
     DS_MAX_STRLEN,
     DSF_TYPE_LABEL,
@@ -31,42 +31,41 @@ from minixvm.include.ds import (
     DSMF_MAP_MAPPED,
     DSMF_MASK,
     NR_DS_SNAPSHOT,
+    DsPublish,
+    DsRetrieve,
 )
 from minixvm.include.grant import CPF_MAP, CPF_READ
-from minixvm.include.ipc import Message
 from minixvm.machine.ram import PAGE_SIZE
-from minixvm.servers.ds.request import DSError, arg, check, page_ceil
+from minixvm.servers.ds.request import RequestError, check, page_ceil
 from minixvm.servers.ds.store import Entry
 
 if TYPE_CHECKING:
     from minixvm.servers.ds.main import DS
 
-U32_MASK = 0xFFFFFFFF
-
 # -- publish ------------------------------------------------------------------------
 
 
-def publish_u32(ds: DS, e: Entry, m: Message) -> None:
+def publish_u32(ds: DS, e: Entry, m: DsPublish) -> None:
     """The value is in the message."""
-    e.value = arg(m, "val") & U32_MASK
+    e.value = m.val
 
 
-def publish_str(ds: DS, e: Entry, m: Message) -> None:
+def publish_str(ds: DS, e: Entry, m: DsPublish) -> None:
     """Copy at most DS_MAX_STRLEN bytes (with the NUL) into the entry's pool slot."""
-    length = arg(m, "val_len")
+    length = m.val_len
     if not 1 <= length <= DS_MAX_STRLEN:
-        raise DSError(EINVAL)
+        raise RequestError(EINVAL)
     addr = ds.strings + e.slot * DS_MAX_STRLEN
-    check(ds.sys.sys_safecopyfrom(m.m_source, arg(m, "val"), 0, addr, length))
+    check(ds.sys.sys_safecopyfrom(m.m_source, m.val, 0, addr, length))
     ds.sys.mem_write(addr + length - 1, b"\0")
     e.value, e.length = addr, length
 
 
-def publish_mem(ds: DS, e: Entry, m: Message) -> None:
+def publish_mem(ds: DS, e: Entry, m: DsPublish) -> None:
     """Copy the range into the entry's buffer, or into a larger new one."""
-    length, grant = arg(m, "val_len"), arg(m, "val")
+    length, grant = m.val_len, m.val
     if length <= 0:
-        raise DSError(EINVAL)
+        raise RequestError(EINVAL)
     fits = length <= e.size
     addr = e.value if fits else ds.alloc(length)
     r = ds.sys.sys_safecopyfrom(m.m_source, grant, 0, addr, length)
@@ -80,11 +79,11 @@ def publish_mem(ds: DS, e: Entry, m: Message) -> None:
     e.length = length
 
 
-def publish_map(ds: DS, e: Entry, m: Message) -> None:
+def publish_map(ds: DS, e: Entry, m: DsPublish) -> None:
     """Safemap the publisher's pages read-only into fresh memory of DS."""
-    length, grant = arg(m, "val_len"), arg(m, "val")
+    length, grant = m.val_len, m.val
     if length <= 0 or length % PAGE_SIZE:
-        raise DSError(EINVAL)
+        raise RequestError(EINVAL)
     addr = ds.alloc(length)
     r = ds.sys.sys_safemap(m.m_source, grant, 0, addr, length, False)
     if r != OK:
@@ -93,7 +92,7 @@ def publish_map(ds: DS, e: Entry, m: Message) -> None:
     e.value, e.length, e.size = addr, length, length
 
 
-PUBLISH: dict[int, Callable[[DS, Entry, Message], None]] = {
+PUBLISH: dict[int, Callable[[DS, Entry, DsPublish], None]] = {
     DSF_TYPE_U32: publish_u32,
     DSF_TYPE_STR: publish_str,
     DSF_TYPE_MEM: publish_mem,
@@ -103,49 +102,52 @@ PUBLISH: dict[int, Callable[[DS, Entry, Message], None]] = {
 # -- retrieve -----------------------------------------------------------------------
 
 
-def retrieve_number(ds: DS, e: Entry, m: Message) -> None:
-    """U32 and LABEL: the value goes back in the reply."""
+def retrieve_u32(ds: DS, e: Entry, m: DsRetrieve) -> None:
+    """The number goes back in the reply."""
     m.val = e.value
 
 
-def copy_out(ds: DS, m: Message, addr: int, length: int) -> None:
+def retrieve_label(ds: DS, e: Entry, m: DsRetrieve) -> None:
+    """The endpoint goes back in the reply."""
+    m.endpoint = e.value
+
+
+def copy_out(ds: DS, m: DsRetrieve, addr: int, length: int) -> None:
     """Copy the first bytes of ``length`` at ``addr`` to the caller's value grant,
     as many as it asked for; the reply's ``val_len`` says how many."""
-    n = min(arg(m, "val_len"), length)
+    n = min(m.val_len, length)
     if n < 0:
-        raise DSError(EINVAL)
+        raise RequestError(EINVAL)
     if n:
-        check(ds.sys.sys_safecopyto(m.m_source, arg(m, "val"), 0, addr, n))
+        check(ds.sys.sys_safecopyto(m.m_source, m.val, 0, addr, n))
     m.val_len = n
 
 
-def retrieve_bytes(ds: DS, e: Entry, m: Message) -> None:
+def retrieve_bytes(ds: DS, e: Entry, m: DsRetrieve) -> None:
     """STR and MEM: copy the stored bytes."""
     copy_out(ds, m, e.value, e.length)
 
 
-def retrieve_map(ds: DS, e: Entry, m: Message) -> None:
+def retrieve_map(ds: DS, e: Entry, m: DsRetrieve) -> None:
     """MAP, in one of three ways: map the live range, copy it, copy a snapshot."""
-    mode = arg(m, "flags") & DSMF_MASK
+    mode = m.flags & DSMF_MASK
     if mode == DSMF_MAP_MAPPED:
         m.val, m.val_len = map_grant(ds, e, m.m_source), e.length
     elif mode == DSMF_COPY_MAPPED:
         copy_out(ds, m, e.value, e.length)
     elif mode == DSMF_COPY_SNAPSHOT:
-        copy_out(ds, m, snapshot_addr(e, arg(m, "nr_snapshot")), e.length)
+        copy_out(ds, m, snapshot_addr(e, m.nr_snapshot), e.length)
     else:
-        raise DSError(EINVAL)
+        raise RequestError(EINVAL)
 
 
 def map_grant(ds: DS, e: Entry, endpoint: int) -> int:
     """DS's grant (CPF_READ|CPF_MAP) of the mapped range to ``endpoint``; one each."""
     grant = e.grants.get(endpoint)
     if grant is None:
-        try:
-            grant = ds.sys.grants.cpf_grant_direct(endpoint, e.value, e.size,
-                                                   CPF_READ | CPF_MAP)
-        except MinixError as err:
-            raise DSError(err.errno) from None
+        grant = ds.sys.grants.cpf_grant_direct(endpoint, e.value, e.size, CPF_READ | CPF_MAP)
+        if grant < 0:
+            raise RequestError(-grant)
         e.grants[endpoint] = grant
     return grant
 
@@ -153,13 +155,13 @@ def map_grant(ds: DS, e: Entry, endpoint: int) -> int:
 def snapshot_addr(e: Entry, index: int) -> int:
     """Where snapshot ``index`` is: it must be one of the last NR_DS_SNAPSHOT taken."""
     if not max(0, e.sindex - NR_DS_SNAPSHOT + 1) <= index <= e.sindex:
-        raise DSError(EINVAL)
+        raise RequestError(EINVAL)
     return e.snapshots + index % NR_DS_SNAPSHOT * e.length
 
 
-RETRIEVE: dict[int, Callable[[DS, Entry, Message], None]] = {
-    DSF_TYPE_U32: retrieve_number,
-    DSF_TYPE_LABEL: retrieve_number,
+RETRIEVE: dict[int, Callable[[DS, Entry, DsRetrieve], None]] = {
+    DSF_TYPE_U32: retrieve_u32,
+    DSF_TYPE_LABEL: retrieve_label,
     DSF_TYPE_STR: retrieve_bytes,
     DSF_TYPE_MEM: retrieve_bytes,
     DSF_TYPE_MAP: retrieve_map,

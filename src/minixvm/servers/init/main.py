@@ -15,18 +15,30 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from minixvm.errors import ECHILD, OK
-from minixvm.include.com import HARDWARE, INIT_PROC_NR, PM_PROC_NR, SYS_PRIV_SET_SYS
+from minixvm.errors import ENOSYS, EPERM, OK
+from minixvm.include.com import (
+    HARDWARE,
+    INIT_PROC_NR,
+    NOTIFY_MESSAGE,
+    PM_PROC_NR,
+    SYS_PRIV_SET_SYS,
+)
 from minixvm.include.ds import DSF_PRIV_OVERWRITE
-from minixvm.include.ipc import Message
+from minixvm.include.ipc import Message, layout, register_names
 from minixvm.include.pm import PM_EXEC, PM_EXIT, PM_FORK, PM_WAITPID
 from minixvm.include.signal import WNOHANG
 from minixvm.include.vm import VM_RS_SET_PRIV
-from minixvm.kernel.proc import Proc
+from minixvm.kernel.trap import TrapPort
 from minixvm.lib.ds import ds_delete_label, ds_publish_label
 from minixvm.lib.sys import SysLib
 
-INIT_GO = 0x1F00  # a service child asks init to set it up
+INIT_GO = 0x1F00  # a service child asks init to set it up; the reply's m_type is OK
+register_names(globals(), "INIT_GO", INIT_GO, 1)
+
+
+@layout(INIT_GO)
+class InitGo(Message):
+    """No fields: who is asking is the message's source."""
 
 
 @dataclass
@@ -56,40 +68,49 @@ class Init:
             r, m = self.sys.receive()
             if r != OK or m is None:
                 continue
-            if m.m_source == HARDWARE:
-                while self.requests:
-                    self.spawn(self.requests.popleft())
-            elif m.m_source == PM_PROC_NR:
-                self.reap()
-            elif m.m_type == INIT_GO:
-                self.make_service(m)
+            if m.m_type == NOTIFY_MESSAGE and m.m_source in (HARDWARE, PM_PROC_NR):
+                # The System has programs to start; PM has a child's exit.
+                if m.m_source == HARDWARE:
+                    self.spawn_requested()
+                else:
+                    self.reap()
+            elif m.m_source >= 0:
+                result = self.make_service(m.m_source) if m.m_type == INIT_GO else -ENOSYS
+                self.sys.sendnb(m.m_source, Message(result))
+
+    def spawn_requested(self) -> None:
+        while self.requests:
+            self.spawn(self.requests.popleft())
 
     def spawn(self, req: SpawnRequest) -> None:
         """Fork a child that execs ``req``'s program."""
-        self.sys.set_fork_entry(lambda proc: self.child(proc, req))
+        self.sys.set_fork_entry(lambda port: self.child(port, req))
         reply = self.sys.taskcall(PM_PROC_NR, PM_FORK)
-        if reply.m_type != OK:
+        if reply.m_type < 0:
             self.sys.printf("init: cannot start %s: fork failed (%d)\n", req.name, reply.m_type)
             return
-        req.pid = reply.pid
+        req.pid = reply.m_type
         if req.service:
             self.services[reply.endpoint] = req
 
-    def child(self, proc: Proc, req: SpawnRequest) -> None:
+    def child(self, port: TrapPort, req: SpawnRequest) -> None:
         """What a forked child of init runs: become a service if asked, then exec."""
-        sys = SysLib(self.sys.k, proc)
+        sys = SysLib(port)
         if req.service:
             sys.taskcall(INIT_PROC_NR, INIT_GO)
         reply = sys.taskcall(PM_PROC_NR, PM_EXEC, image=req.image, name=req.name)
         sys.taskcall(PM_PROC_NR, PM_EXIT, status=127 if reply.m_type else 0)
 
-    def make_service(self, m: Message) -> None:
-        req = self.services.pop(m.m_source, None)
-        if req is not None:
-            self.sys.sys_privctl(m.m_source, SYS_PRIV_SET_SYS, req.calls)
-            self.sys.vm_call(VM_RS_SET_PRIV, endpoint=m.m_source)
-            self.publish_label(req, m.m_source)
-        self.sys.send(m.m_source, Message(OK))
+    def make_service(self, endpoint: int) -> int:
+        """INIT_GO: give a child init started as a service its privileges and
+        its label. Nobody else may ask."""
+        req = self.services.pop(endpoint, None)
+        if req is None:
+            return -EPERM
+        self.sys.sys_privctl(endpoint, SYS_PRIV_SET_SYS, req.calls)
+        self.sys.vm_call(VM_RS_SET_PRIV, endpoint=endpoint)
+        self.publish_label(req, endpoint)
+        return OK
 
     def publish_label(self, req: SpawnRequest, endpoint: int) -> None:
         """Name the service in DS, as RS does: its name, or if a running service
@@ -105,10 +126,10 @@ class Init:
         """Collect every child that has exited."""
         while True:
             reply = self.sys.taskcall(PM_PROC_NR, PM_WAITPID, pid=-1, options=WNOHANG)
-            if reply.m_type == -ECHILD or reply.m_type != OK or reply.pid == 0:
+            if reply.m_type <= 0:
                 return
-            label = self.labels.pop(reply.pid, None)
+            pid, status = reply.m_type, reply.status
+            label = self.labels.pop(pid, None)
             if label is not None:
                 ds_delete_label(self.sys, label)
-            self.on_exit(reply.pid, reply.status)
-
+            self.on_exit(pid, status)

@@ -3,14 +3,17 @@
 /dev/mem reads and writes arbitrary physical memory. The driver has no
 special kernel mapping call for it: it asks VM to map the physical range
 into its own address space (VM_MAP_PHYS, a direct region), copies through
-the caller's grant, and unmaps it again (seed 68d0c4def).
+the caller's grant, and unmaps it again (seed 68d0c4def). Every request
+gets an answer: the bytes moved, or an error (ENXIO for an unknown minor,
+EINVAL for a bad count or position or an unknown request, and the errors
+of VM and of safecopy).
 """
 
 from __future__ import annotations
 
 from minixvm.errors import EINVAL, ENXIO, OK
 from minixvm.include.com import SELF
-from minixvm.include.dev import DEV_READ, DEV_WRITE, MEMORY_DEV, NULL_DEV, ZERO_DEV
+from minixvm.include.dev import DEV_READ, DEV_WRITE, MEMORY_DEV, NULL_DEV, ZERO_DEV, DevIo
 from minixvm.include.ipc import Message
 from minixvm.include.vm import VM_MAP_PHYS, VM_UNMAP_PHYS
 from minixvm.lib.sys import SysLib
@@ -28,16 +31,19 @@ class MemoryDriver:
     def main(self) -> None:
         while True:
             r, m = self.sys.receive()
-            if r != OK or m is None or m.m_type & 0x1000:
+            # Kernel tasks send only notifications, and those take no reply.
+            if r != OK or m is None or m.m_source < 0:
                 continue
             if m.m_type in (DEV_READ, DEV_WRITE):
-                m.m_type = self.transfer(m, m.m_type == DEV_WRITE)
+                result = self.transfer(DevIo.view(m.buf), m.m_type == DEV_WRITE)
             else:
-                m.m_type = -EINVAL
-            self.sys.send(m.m_source, m)
+                result = -EINVAL
+            self.sys.sendnb(m.m_source, Message(result))
 
-    def transfer(self, m: Message, write: bool) -> int:
+    def transfer(self, m: DevIo, write: bool) -> int:
         """Move ``m.count`` bytes between the device and the caller's grant."""
+        if m.minor not in (MEMORY_DEV, NULL_DEV, ZERO_DEV):
+            return -ENXIO
         if m.count < 0 or m.position < 0:
             return -EINVAL
         if m.minor == NULL_DEV:
@@ -46,11 +52,9 @@ class MemoryDriver:
             return 0
         if m.minor == MEMORY_DEV:
             return self.physical(m, write)
-        if m.minor == ZERO_DEV:
-            return m.count if write else self.zero_fill(m)
-        return -ENXIO
+        return m.count if write else self.zero_fill(m)
 
-    def physical(self, m: Message, write: bool) -> int:
+    def physical(self, m: DevIo, write: bool) -> int:
         reply = self.sys.vm_call(VM_MAP_PHYS, endpoint=SELF, phys=m.position, len=m.count)
         if reply.m_type != OK:
             return reply.m_type
@@ -60,7 +64,7 @@ class MemoryDriver:
         self.sys.vm_call(VM_UNMAP_PHYS, endpoint=SELF, addr=vaddr)
         return m.count if r == OK else r
 
-    def zero_fill(self, m: Message) -> int:
+    def zero_fill(self, m: DevIo) -> int:
         if not self.zeros:
             zeros = self.sys.minix_mmap(ZERO_BUF)
             if zeros < 0:

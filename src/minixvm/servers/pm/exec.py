@@ -1,19 +1,20 @@
 """exec of Python program images (PM is their exec caller).
 
-A Python program has no ELF file: its image is a callable in the program
-table PM was booted with, plus a one-page data segment holding its name.
-PM loads it through libexec with its own callbacks, exactly as VFS does for
-ELF binaries: clear the process, third-party mmap its memory, copy the
-data in, then tell the kernel where it starts.
+A Python program has no ELF file: its image is a text the System loaded
+into the kernel under an image number, plus a one-page data segment
+holding its name. PM loads it through libexec with its own callbacks,
+exactly as VFS does for ELF binaries: clear the process, third-party mmap
+its memory, copy the data in, then tell the kernel where it starts.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import ENOENT, ENOMEM, OK
+from minixvm.errors import EINVAL, ENOENT, ENOMEM, EPERM, OK
 from minixvm.include.arch import DEFAULT_STACK_SIZE, PY_DATA_BASE, VM_STACKTOP
 from minixvm.include.ipc import Message
+from minixvm.include.pm import PmExec
 from minixvm.include.signal import SIGKILL, W_EXITCODE
 from minixvm.include.vm import (
     MAP_ANON,
@@ -31,6 +32,7 @@ from minixvm.lib.exec import ExecInfo, Segment, libexec_load
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.pm.forkexit import exit_proc
 from minixvm.servers.pm.mproc import MProc
+from minixvm.servers.pm.reply import answer
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
@@ -38,18 +40,23 @@ if TYPE_CHECKING:
 SUSPEND = None
 
 
-def do_exec(pm: PM, mp: MProc, m: Message) -> int | None:
-    """PM_EXEC: replace the caller's program by Python image ``m.image``.
-    On success there is no reply: the process starts the new program."""
-    program = pm.programs.get(m.image)
-    if program is None:
-        return -ENOENT
-    name = str(m.name)[:15]
+def do_exec(pm: PM, mp: MProc, m: Message) -> Message | None:
+    """PM_EXEC: replace the caller's program by Python image ``image``, named
+    ``name``. On success there is no reply: the process starts the new
+    program. A system process's image is not PM's to replace."""
+    req = PmExec.view(m.buf)
+    name = req.name
+    if req.image not in pm.images:
+        return answer(PmExec, -ENOENT)
+    if not name:
+        return answer(PmExec, -EINVAL)
+    if mp.system:
+        return answer(PmExec, -EPERM)
     info = ExecInfo(
         proc_e=mp.endpoint,
         name=name,
-        segments=[Segment(PY_DATA_BASE, PAGE_SIZE, name.encode() + b"\0")],
-        entry=program,
+        segments=[Segment(PY_DATA_BASE, PAGE_SIZE, name.encode("latin-1") + b"\0")],
+        pc=req.image,
         stack_top=VM_STACKTOP,
         stack_size=DEFAULT_STACK_SIZE,
         clearproc=lambda i: _clearproc(pm, i),
@@ -57,12 +64,11 @@ def do_exec(pm: PM, mp: MProc, m: Message) -> int | None:
         allocmem_prealloc=lambda i, v, n, w: _mmap(pm, i, v, n, w, MAP_PREALLOC),
         copymem=lambda i, v, data: _copymem(pm, i, v, data),
     )
-    r = libexec_load(info)
-    if r != OK:
-        # Past the point of no return: the old image is gone.
+    # Past this point there is no way back: the old image is gone.
+    if libexec_load(info) != OK or pm.sys.sys_exec(mp.endpoint, pc=info.pc, name=name,
+                                                     data=PY_DATA_BASE) != OK:
         exit_proc(pm, mp, W_EXITCODE(0, SIGKILL))
         return SUSPEND
-    pm.sys.sys_exec(mp.endpoint, pm.start_program(program), name)
     mp.name = name
     return SUSPEND
 

@@ -4,44 +4,50 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EAGAIN, ECHILD, EINVAL, OK
+from minixvm.errors import EAGAIN, ECHILD, EINVAL, EPERM, OK
 from minixvm.include.com import INIT_PROC_NR, PM_PROC_NR
 from minixvm.include.ipc import Message
-from minixvm.include.signal import WNOHANG
+from minixvm.include.pm import PM_WAIT, PmExit, PmFork, PmWaitpid
+from minixvm.include.signal import WNOHANG, WUNTRACED
 from minixvm.include.vm import VM_EXIT, VM_FORK, VM_WILLEXIT
 from minixvm.servers.pm.mproc import IN_USE, WAITING, ZOMBIE, MProc
+from minixvm.servers.pm.reply import answer
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
 
 SUSPEND = None
+WAIT_OPTIONS = WNOHANG | WUNTRACED
 
 
-def do_fork(pm: PM, mp: MProc, m: Message) -> int | None:
-    """PM_FORK: a copy of the caller; the child's reply is 0, the parent's its pid."""
+def do_fork(pm: PM, mp: MProc, m: Message) -> Message:
+    """PM_FORK: a copy of the caller; the child's reply is 0, the parent's the
+    child's pid (and endpoint)."""
     slot = pm.free_slot()
     if slot is None:
-        return -EAGAIN
+        return answer(PmFork, -EAGAIN)
     reply = pm.sys.vm_call(VM_FORK, parent=mp.endpoint, slot=slot)
     if reply.m_type != OK:
-        return reply.m_type
+        return answer(PmFork, reply.m_type)
     child = MProc(slot, reply.child_ep, pm.new_pid(), mp.slot, mp.name)
     pm.mproc[slot] = child
-    pm.reply(child, OK, pid=0)
-    m.pid, m.endpoint = child.pid, child.endpoint
-    return OK
+    pm.reply(child, answer(PmFork, 0))
+    return answer(PmFork, child.pid, endpoint=child.endpoint)
 
 
-def do_exit(pm: PM, mp: MProc, m: Message) -> int | None:
-    """PM_EXIT: the caller ends with ``m.status``; no reply."""
-    exit_proc(pm, mp, (m.status & 0xFF) << 8)
+def do_exit(pm: PM, mp: MProc, m: Message) -> Message | None:
+    """PM_EXIT: the caller ends with the low 8 bits of ``status``; no reply.
+    VM cannot end: everything else depends on it."""
+    if mp.endpoint == pm.vm_endpoint:
+        return answer(Message, -EPERM)
+    exit_proc(pm, mp, (PmExit.view(m.buf).status & 0xFF) << 8)
     return SUSPEND
 
 
 def exit_proc(pm: PM, mp: MProc, status: int) -> None:
     """Tear a process down: VM frees its memory, the kernel its slot; it
     stays a zombie until its parent collects the status."""
-    if mp.slot in (PM_PROC_NR,) or mp.endpoint == pm.vm_endpoint:
+    if mp.slot == PM_PROC_NR or mp.endpoint == pm.vm_endpoint:
         pm.sys.panic("%s exited with status %#x", mp.name, status)
     pm.sys.vm_call(VM_WILLEXIT, endpoint=mp.endpoint)
     r = pm.sys.vm_call(VM_EXIT, endpoint=mp.endpoint).m_type
@@ -67,7 +73,7 @@ def tell_parent(pm: PM, mp: MProc) -> None:
         return
     if parent.flags & WAITING and parent.wait_pid in (-1, mp.pid):
         parent.flags &= ~WAITING
-        pm.reply(parent, OK, pid=mp.pid, status=mp.status)
+        pm.reply(parent, answer(PmWaitpid, mp.pid, status=mp.status))
         release(pm, mp)
     elif parent.system:
         pm.sys.notify(parent.endpoint)
@@ -77,28 +83,28 @@ def release(pm: PM, mp: MProc) -> None:
     del pm.mproc[mp.slot]
 
 
-def do_waitpid(pm: PM, mp: MProc, m: Message) -> int | None:
-    """PM_WAITPID: collect an exited child (m.pid: -1 any, or one pid)."""
-    want = m.pid
-    if want == 0 or want < -1:
-        return -EINVAL
+def do_waitpid(pm: PM, mp: MProc, m: Message) -> Message | None:
+    """PM_WAITPID: collect an exited child (``pid`` -1: any; process groups,
+    0 and below -1, do not exist here); PM_WAIT: any child, no options."""
+    req = PmWaitpid.view(m.buf)
+    want, options = (-1, 0) if m.m_type == PM_WAIT else (req.pid, req.options)
+    if want == 0 or want < -1 or options & ~WAIT_OPTIONS:
+        return answer(PmWaitpid, -EINVAL)
     children = [c for c in pm.mproc.values() if c.parent == mp.slot and c is not mp]
     if want > 0:
         children = [c for c in children if c.pid == want]
     if not children:
-        return -ECHILD
+        return answer(PmWaitpid, -ECHILD)
     for child in children:
         if child.flags & ZOMBIE:
-            m.pid, m.status = child.pid, child.status
             release(pm, child)
-            return OK
-    if m.options & WNOHANG:
-        m.pid, m.status = 0, 0
-        return OK
+            return answer(PmWaitpid, child.pid, status=child.status)
+    if options & WNOHANG:
+        return answer(PmWaitpid, 0)
     mp.flags |= WAITING
-    mp.wait_pid, mp.wait_options = want, m.options
+    mp.wait_pid, mp.wait_options = want, options
     return SUSPEND
 
 
 def live(mp: MProc) -> bool:
-    return mp.flags & IN_USE and not mp.flags & ZOMBIE
+    return bool(mp.flags & IN_USE and not mp.flags & ZOMBIE)

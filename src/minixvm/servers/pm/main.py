@@ -1,51 +1,54 @@
 """The process manager: pids, fork, exit, wait, signals, exec, brk.
 
 PM owns process identity; memory is VM's business and execution the
-kernel's, so every PM operation is a short conversation with both.
+kernel's, so every PM operation is a short conversation with both. Every
+request gets an answer (a result or an error) unless it asks to wait
+(waitpid) or to end (exit, exec); only the kernel's notifications go
+unanswered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Container
 
-from minixvm.errors import ENOSYS, OK
+from minixvm.errors import ENOMEM, ENOSYS, ESRCH, OK
 from minixvm.include import pm as calls
-from minixvm.include.com import (
-    _ENDPOINT_P,
-    INIT_PROC_NR,
-    NOTIFY_MESSAGE,
-    PM_PROC_NR,
-    SYSTEM,
-    VM_PROC_NR,
-)
+from minixvm.include.arch import VM_DATATOP
+from minixvm.include.com import _ENDPOINT_P, INIT_PROC_NR, PM_PROC_NR, SYSTEM, VM_PROC_NR
 from minixvm.include.ipc import Message
+from minixvm.include.pm import PmBrk, PmGetpid
 from minixvm.include.vm import VM_BRK
-from minixvm.kernel.proc import Proc
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.pm import exec as pm_exec
 from minixvm.servers.pm import forkexit, signal
 from minixvm.servers.pm.mproc import MProc
+from minixvm.servers.pm.reply import answer
 
-Handler = Callable[["PM", MProc, Message], "int | None"]
+# A call's handler: the reply, or None if there is none now.
+Handler = Callable[["PM", MProc, Message], "Message | None"]
 
 
-def do_getpid(pm: PM, mp: MProc, m: Message) -> int:
-    """PM_GETPID: the caller's pid and its parent's."""
+def do_getpid(pm: PM, mp: MProc, m: Message) -> Message:
+    """PM_GETPID: the caller's pid, and its parent's."""
     parent = pm.mproc.get(mp.parent)
-    m.pid, m.ppid = mp.pid, parent.pid if parent else 0
-    return OK
+    return answer(PmGetpid, mp.pid, ppid=parent.pid if parent else 0)
 
 
-def do_brk(pm: PM, mp: MProc, m: Message) -> int:
-    """PM_BRK: VM moves the caller's break from ``m.old`` to ``m.addr``."""
-    return pm.sys.vm_call(VM_BRK, endpoint=mp.endpoint, addr=m.addr, old=m.old).m_type
+def do_brk(pm: PM, mp: MProc, m: Message) -> Message:
+    """PM_BRK: VM moves the caller's break from ``old`` to ``addr``; the new
+    break (or -1) comes back in ``brk``."""
+    req = PmBrk.view(m.buf)
+    if not 0 < req.addr <= VM_DATATOP or not 0 < req.old <= VM_DATATOP:
+        return answer(PmBrk, -ENOMEM, brk=-1)
+    r = pm.sys.vm_call(VM_BRK, endpoint=mp.endpoint, addr=req.addr, old=req.old).m_type
+    return answer(PmBrk, r, brk=req.addr if r == OK else -1)
 
 
 CALLS: dict[int, Handler] = {
     calls.PM_FORK: forkexit.do_fork,
     calls.PM_EXIT: forkexit.do_exit,
+    calls.PM_WAIT: forkexit.do_waitpid,
     calls.PM_WAITPID: forkexit.do_waitpid,
     calls.PM_GETPID: do_getpid,
     calls.PM_KILL: signal.do_kill,
@@ -55,13 +58,12 @@ CALLS: dict[int, Handler] = {
 
 
 class PM:
-    """The process manager."""
+    """The process manager. ``images`` are the Python program images the
+    kernel has loaded (their numbers are what PM_EXEC names)."""
 
-    def __init__(self, sys: SysLib, programs: dict[int, Callable[..., Any]],
-                 start_program: Callable[[Callable[..., Any]], Callable[[Proc], None]]) -> None:
+    def __init__(self, sys: SysLib, images: Container[int]) -> None:
         self.sys = sys
-        self.programs = programs
-        self.start_program = start_program
+        self.images = images
         self.mproc: dict[int, MProc] = {}
         self.vm_endpoint = VM_PROC_NR
         self.nr_procs = 0
@@ -80,22 +82,34 @@ class PM:
             r, m = self.sys.receive()
             if r != OK or m is None:
                 continue
-            if m.m_type == NOTIFY_MESSAGE:
-                if m.m_source == SYSTEM:
-                    signal.do_ksig(self)
-                continue
-            mp = self.by_endpoint(m.m_source)
-            handler = CALLS.get(m.m_type)
-            result = -ENOSYS if handler is None or mp is None else handler(self, mp, m)
-            if result is not None and mp is not None:
-                m.m_type = result
-                self.sys.send(mp.endpoint, m)
+            reply = self.handle(m)
+            if reply is not None:
+                self.sys.sendnb(m.m_source, reply)
+
+    def handle(self, m: Message) -> Message | None:
+        """The answer to ``m``, or None: a kernel task's notification (which
+        cannot take a reply) or a call that answers later."""
+        if m.m_source < 0:
+            # Kernel tasks send nothing but notifications; SYSTEM's means
+            # signals are pending.
+            if m.m_source == SYSTEM:
+                signal.do_ksig(self)
+            return None
+        mp = self.by_endpoint(m.m_source)
+        if mp is None:
+            return answer(Message, -ESRCH)
+        # A process's NOTIFY_MESSAGE-typed request is one more unknown call.
+        handler = CALLS.get(m.m_type)
+        if handler is None:
+            return answer(Message, -ENOSYS)
+        return handler(self, mp, m)
 
     # -- helpers ---------------------------------------------------------------------
 
-    def reply(self, mp: MProc, result: int, **fields: Any) -> None:
-        """Answer a process PM kept waiting."""
-        self.sys.send(mp.endpoint, Message(result, **fields))
+    def reply(self, mp: MProc, reply: Message) -> None:
+        """Answer a process PM kept waiting (it is receiving from PM; if it is
+        not, as MINIX's PM does, PM does not wait for it)."""
+        self.sys.sendnb(mp.endpoint, reply)
 
     def by_endpoint(self, ep: int) -> MProc | None:
         mp = self.mproc.get(_ENDPOINT_P(ep))

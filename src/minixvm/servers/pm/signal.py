@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 from minixvm.errors import EINVAL, EPERM, ESRCH, OK
 from minixvm.include.com import NONE
 from minixvm.include.ipc import Message
+from minixvm.include.pm import PmKill
 from minixvm.include.signal import _NSIG, SIGCHLD, W_EXITCODE
 from minixvm.servers.pm.forkexit import exit_proc, live
 from minixvm.servers.pm.mproc import MProc
+from minixvm.servers.pm.reply import answer
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
@@ -21,18 +23,22 @@ if TYPE_CHECKING:
 IGNORED_BY_DEFAULT = frozenset({SIGCHLD})
 
 
-def do_kill(pm: PM, mp: MProc, m: Message) -> int:
-    """PM_KILL: send ``m.sig`` to process ``m.pid`` (0: only check it exists)."""
-    if not 0 <= m.sig < _NSIG or m.pid <= 0:
-        return -EINVAL
-    target = pm.by_pid(m.pid)
+def do_kill(pm: PM, mp: MProc, m: Message) -> Message:
+    """PM_KILL: send ``sig`` to process ``pid``; signal 0 only checks that it
+    exists (POSIX). There are no process groups: ``pid`` 0 and below are EINVAL."""
+    req = PmKill.view(m.buf)
+    if not 0 <= req.sig < _NSIG or req.pid <= 0:
+        return answer(PmKill, -EINVAL)
+    target = pm.by_pid(req.pid)
     if target is None:
-        return -ESRCH
+        return answer(PmKill, -ESRCH)
     if target.system and not mp.system:
-        return -EPERM
-    if m.sig:
-        pm.sys.sys_kill(target.endpoint, m.sig)
-    return OK
+        return answer(PmKill, -EPERM)
+    if req.sig:
+        r = pm.sys.sys_kill(target.endpoint, req.sig)
+        if r != OK:
+            return answer(PmKill, r)
+    return answer(PmKill, OK)
 
 
 def do_ksig(pm: PM) -> None:

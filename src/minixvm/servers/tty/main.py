@@ -2,15 +2,17 @@
 
 Output goes to the System's console. The bytes are copied into TTY's own
 memory with safecopy before they are shown, as a real driver copies them
-into its output queue.
+into its output queue. Every request gets an answer: the bytes written,
+or an error (a bad grant's safecopy error, ENXIO for a minor other than
+the console's, EINVAL for anything else).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from minixvm.errors import EINVAL, OK
-from minixvm.include.dev import DEV_WRITE
+from minixvm.errors import EINVAL, ENXIO, OK
+from minixvm.include.dev import CONSOLE_MINOR, DEV_WRITE, DevIo
 from minixvm.include.ipc import Message
 from minixvm.lib.sys import SysLib
 
@@ -28,13 +30,16 @@ class TTY:
     def main(self) -> None:
         while True:
             r, m = self.sys.receive()
-            if r != OK or m is None or m.m_type & 0x1000:
+            # Kernel tasks send only notifications, and those take no reply.
+            if r != OK or m is None or m.m_source < 0:
                 continue
-            m.m_type = self.do_write(m) if m.m_type == DEV_WRITE else -EINVAL
-            self.sys.send(m.m_source, m)
+            result = self.do_write(DevIo.view(m.buf)) if m.m_type == DEV_WRITE else -EINVAL
+            self.sys.sendnb(m.m_source, Message(result))
 
-    def do_write(self, m: Message) -> int:
+    def do_write(self, m: DevIo) -> int:
         """Copy ``m.count`` bytes from the caller's grant and show them."""
+        if m.minor != CONSOLE_MINOR:
+            return -ENXIO
         if m.count < 0:
             return -EINVAL
         if not self.buf:

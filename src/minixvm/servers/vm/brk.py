@@ -6,17 +6,16 @@ from typing import TYPE_CHECKING
 
 from minixvm.errors import EINVAL, ENOMEM, OK
 from minixvm.include.arch import VM_DATATOP
-from minixvm.include.ipc import Message
+from minixvm.include.vm import VmBrk
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.memtype.anon import anon
 from minixvm.servers.vm.region import VR_WRITABLE, map_lookup, map_page_region
-from minixvm.servers.vm.slab import NoMemory
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
 
 
-def do_brk(vm: VM, m: Message) -> int:
+def do_brk(vm: VM, m: VmBrk) -> int:
     """VM_BRK (from PM): the heap of ``m.endpoint``, which ends at ``m.old``,
     now ends at ``m.addr``.
 
@@ -24,7 +23,7 @@ def do_brk(vm: VM, m: Message) -> int:
     another region is in the way) or shrinks down to it. MINIX HEAD grows
     whatever region lies below the new break, which can be an mmap region;
     knowing the old break avoids that."""
-    vmp = vm.proc(m.endpoint)
+    vmp = vm.client(m.endpoint)
     if vmp is None:
         return -EINVAL
     region = map_lookup(vmp, m.old - 1)
@@ -33,15 +32,12 @@ def do_brk(vm: VM, m: Message) -> int:
         return -ENOMEM
     if v == region.end:
         return OK
-    try:
-        if v < region.end:
-            return region.memtype.resize(vm, region, v - region.vaddr)
-        nxt = vmp.regions.next(region)
-        if nxt is not None and nxt.vaddr < v:
-            return -ENOMEM
-        if region.memtype.resize(vm, region, v - region.vaddr) == OK:
-            return OK
-        extra = map_page_region(vm, vmp, region.end, 0, v - region.end, VR_WRITABLE, anon)
-    except NoMemory:
+    if v < region.end:
+        return region.memtype.resize(vm, region, v - region.vaddr)
+    nxt = vmp.regions.next(region)
+    if nxt is not None and nxt.vaddr < v:
         return -ENOMEM
+    if region.memtype.resize(vm, region, v - region.vaddr) == OK:
+        return OK
+    extra = map_page_region(vm, vmp, region.end, 0, v - region.end, VR_WRITABLE, anon)
     return OK if extra is not None else -ENOMEM

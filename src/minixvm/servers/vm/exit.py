@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, ENOMEM, OK
+from minixvm.errors import EINVAL, OK
 from minixvm.include.com import VMCTL_SETADDRSPACE
-from minixvm.include.ipc import Message
-from minixvm.include.vm import VMPPARAM_CLEAR, VMPPARAM_HANDLEMEM
+from minixvm.include.vm import (
+    VMPPARAM_CLEAR,
+    VMPPARAM_HANDLEMEM,
+    VmExit,
+    VmProcctl,
+    VmRsSetPriv,
+)
 from minixvm.servers.vm import yielded
 from minixvm.servers.vm.acl import SERVICE_CALLS
 from minixvm.servers.vm.pagetable import pt_bind, pt_free, pt_new
 from minixvm.servers.vm.region import map_free_proc, map_handle_memory
-from minixvm.servers.vm.slab import NoMemory
 from minixvm.servers.vm.vmproc import VMF_EXITING
 
 if TYPE_CHECKING:
@@ -20,18 +24,18 @@ if TYPE_CHECKING:
     from minixvm.servers.vm.vmproc import VMProc
 
 
-def do_willexit(vm: VM, m: Message) -> int:
+def do_willexit(vm: VM, m: VmExit) -> int:
     """VM_WILLEXIT (from PM): the process is on its way out."""
-    vmp = vm.proc(m.endpoint)
+    vmp = vm.client(m.endpoint)
     if vmp is None:
         return -EINVAL
     vmp.flags |= VMF_EXITING
     return OK
 
 
-def do_exit(vm: VM, m: Message) -> int:
+def do_exit(vm: VM, m: VmExit) -> int:
     """VM_EXIT (from PM, after VM_WILLEXIT): free everything the process had."""
-    vmp = vm.proc(m.endpoint)
+    vmp = vm.client(m.endpoint)
     if vmp is None or not vmp.flags & VMF_EXITING:
         return -EINVAL
     clear_proc(vm, vmp)
@@ -50,20 +54,19 @@ def clear_proc(vm: VM, vmp: VMProc) -> None:
     vmp.region_top = 0
 
 
-def do_procctl(vm: VM, m: Message) -> int:
+def do_procctl(vm: VM, m: VmProcctl) -> int:
     """VM_PROCCTL (exec callers): CLEAR a process for a new image (all memory
     freed, a fresh page table), or HANDLEMEM: make a range of it present."""
-    vmp = vm.proc(m.who)
+    vmp = vm.client(m.who)
     if vmp is None:
         return -EINVAL
     if m.param == VMPPARAM_HANDLEMEM:
+        if m.len < 0 or m.write not in (0, 1):
+            return -EINVAL
         return map_handle_memory(vm, vmp, m.addr, m.len, bool(m.write))
     if m.param != VMPPARAM_CLEAR:
         return -EINVAL
-    try:
-        pt = pt_new(vm)
-    except NoMemory:
-        return -ENOMEM
+    pt = pt_new(vm)
     clear_proc(vm, vmp)
     old, vmp.pt = vmp.pt, pt
     pt_bind(vm, pt, vmp.slot)
@@ -72,9 +75,9 @@ def do_procctl(vm: VM, m: Message) -> int:
     return OK
 
 
-def do_rs_set_priv(vm: VM, m: Message) -> int:
+def do_rs_set_priv(vm: VM, m: VmRsSetPriv) -> int:
     """VM_RS_SET_PRIV (the service starter): ``m.endpoint`` is a system process now."""
-    vmp = vm.proc(m.endpoint)
+    vmp = vm.client(m.endpoint)
     if vmp is None:
         return -EINVAL
     vmp.system = True

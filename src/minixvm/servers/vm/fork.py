@@ -4,40 +4,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, ENOMEM, OK
+from minixvm.errors import EINVAL, OK
 from minixvm.include.com import NONE, VMCTL_SETADDRSPACE
-from minixvm.include.ipc import Message
+from minixvm.include.vm import VmFork
 from minixvm.servers.vm.acl import VM_BASIC_CALLS
 from minixvm.servers.vm.pagetable import pt_bind, pt_free, pt_new
 from minixvm.servers.vm.region import map_free_proc, map_proc_copy
-from minixvm.servers.vm.slab import NoMemory
+from minixvm.servers.vm.slab import undo_on
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
     from minixvm.servers.vm.vmproc import VMProc
 
 
-def do_fork(vm: VM, m: Message) -> int:
+def do_fork(vm: VM, m: VmFork) -> int:
     """VM_FORK (from PM): copy ``m.parent`` into slot ``m.slot``; m.child_ep out.
 
     The address space is built before the kernel is asked for the process,
     so running out of memory leaves nothing behind: the parent's pages go
     back to being its own."""
-    parent = vm.proc(m.parent)
-    if parent is None or m.slot in vm.procs or m.slot < 0:
+    parent = vm.client(m.parent)
+    if parent is None or not 0 <= m.slot < vm.kinfo.nr_procs or m.slot in vm.procs:
         return -EINVAL
     # A system process's child is a user process (the kernel says the same).
     acl = VM_BASIC_CALLS if parent.system else parent.acl
-    try:
-        child = vm.new_proc(m.slot, NONE, pt_new(vm), acl)
-    except NoMemory:
-        return -ENOMEM
+    child = vm.new_proc(m.slot, NONE, pt_new(vm), acl)
     child.map_phys_ok = parent.map_phys_ok
-    try:
+    with undo_on(lambda: discard(vm, child)):
         map_proc_copy(vm, child, parent)
-    except NoMemory:
-        discard(vm, child)
-        return -ENOMEM
     reply = vm.sys.sys_fork(parent.endpoint, m.slot)
     if reply.m_type != OK:
         discard(vm, child)

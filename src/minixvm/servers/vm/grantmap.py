@@ -20,29 +20,31 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ParamSpec
 
-from minixvm.errors import EFAULT, EINVAL, ENOMEM, OK
+from minixvm.errors import EFAULT, EINVAL, OK
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.pagetable import pt_prepare
 from minixvm.servers.vm.pb import PBSH_COW, PBSH_SMAP, PhysRegion, map_ph_writept, pb_link
 from minixvm.servers.vm.region import (
-    VR_SHARED,
     VR_WRITABLE,
     Region,
+    exchangeable,
     map_clone_ph_block,
+    map_copy_into,
     map_handle_memory,
     map_lookup,
-    phys_at,
     phys_in,
     split_phys_at,
     unmap_phys,
 )
-from minixvm.servers.vm.slab import NoMemory, use
+from minixvm.servers.vm.slab import use
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
     from minixvm.servers.vm.vmproc import VMProc
+
+Params = ParamSpec("Params")
 
 
 def chunks(
@@ -64,10 +66,6 @@ def chunks(
         done += n
 
 
-def _plain_anon(region: Region) -> bool:
-    return region.memtype.name == "anon" and not region.flags & VR_SHARED
-
-
 def _replace(vm: VM, rd: Region, doff: int, pr: PhysRegion, share_flag: int,
              ro_map: bool) -> None:
     """Make ``rd`` map ``pr``'s block at ``doff`` instead of what it had there,
@@ -85,34 +83,16 @@ def _replace(vm: VM, rd: Region, doff: int, pr: PhysRegion, share_flag: int,
         map_ph_writept(vm, sharer)
 
 
-def _copy_into(vm: VM, dst: VMProc, addr: int, src_phys: int, length: int) -> int:
-    """Copy physical memory into ``dst``'s virtual range, making it present
-    and private first: OK or -errno."""
-    r = map_handle_memory(vm, dst, addr, length, True)
-    if r != OK:
-        return r
-    for page in range(addr, addr + length, PAGE_SIZE):
-        region = map_lookup(dst, page)
-        assert region is not None
-        pr = phys_at(region, page - region.vaddr)
-        assert pr is not None
-        dst_phys = pr.ph.phys + (page - region.vaddr - pr.offset)
-        vm.copy_phys(dst_phys, src_phys + page - addr, PAGE_SIZE)
-    return OK
-
-
-def _failures(fn: Callable[..., int]) -> Callable[..., int]:
-    """A grant mapping over a range with no region is EFAULT; out of memory,
-    ENOMEM (what is done by then stays done: splits and shares are sound)."""
+def _failures(fn: Callable[Params, int]) -> Callable[Params, int]:
+    """A grant mapping over a range with no region is EFAULT. It may raise
+    NoMemory: what is done by then stays done (splits and shares are sound)."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any) -> int:
+    def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> int:
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except LookupError:
             return -EFAULT
-        except NoMemory:
-            return -ENOMEM
 
     return wrapper
 
@@ -140,10 +120,10 @@ def map_cow_share(vm: VM, dst: VMProc, dst_addr: int, src: VMProc, src_addr: int
             targets = phys_in(rd, d, d + pr.ph.length)
             if (
                 pr.ph.share_flag == PBSH_SMAP
-                or not (_plain_anon(rs) and _plain_anon(rd))
+                or not (exchangeable(rs) and exchangeable(rd))
                 or any(t.ph.share_flag == PBSH_SMAP or t.ro_map for t in targets)
             ):
-                r = _copy_into(vm, dst, rd.vaddr + d, pr.ph.phys, pr.ph.length)
+                r = map_copy_into(vm, dst, rd.vaddr + d, pr.ph.phys, pr.ph.length)
                 if r != OK:
                     return r
                 continue
@@ -161,7 +141,7 @@ def map_smap(vm: VM, grantee: VMProc, addr: int, grantor: VMProc, gaddr: int, le
     if r != OK:
         return r
     for rd, doff, rs, soff, n in chunks(grantee, addr, grantor, gaddr, length):
-        if not _plain_anon(rd):
+        if not exchangeable(rd):
             return -EFAULT
         split_phys_at(vm, rs, soff)
         split_phys_at(vm, rs, soff + n)

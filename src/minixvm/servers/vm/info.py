@@ -1,84 +1,69 @@
 """VM_INFO: statistics, a process's memory usage, its regions (MINIX utility.c).
 
-The answers travel in the reply message's fields.
+The answer goes into the caller's buffer (VMI_PTR), where MINIX's VM puts
+it with sys_datacopy: VM writes it into its own scratch page, makes the
+buffer present and writable (a bad buffer is EFAULT) and copies it there
+physically, as it copies pages.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, OK
+from minixvm.errors import EFAULT, EINVAL, OK
 from minixvm.include.com import SELF
-from minixvm.include.ipc import Message
 from minixvm.include.vm import (
     MAP_SHARED,
+    MAX_VRI_COUNT,
     PROT_READ,
     PROT_WRITE,
     VMIW_REGION,
     VMIW_STATS,
     VMIW_USAGE,
+    VmInfo,
+    VMRegionInfo,
+    VMStatsInfo,
+    VMUsageInfo,
 )
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.pb import PBSH_SMAP
-from minixvm.servers.vm.region import VR_SHARED, VR_WRITABLE
+from minixvm.servers.vm.region import VR_SHARED, VR_WRITABLE, map_copy_into
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
     from minixvm.servers.vm.vmproc import VMProc
 
-MAX_VRI_COUNT = 64
 
-
-@dataclass(frozen=True)
-class VMStatsInfo:
-    """VMIW_STATS (struct vm_stats_info)."""
-
-    pagesize: int
-    total_pages: int
-    free_pages: int
-    largest_pages: int
-    yielded_blocks: int
-    vm_own_pages: int
-
-
-@dataclass(frozen=True)
-class VMUsageInfo:
-    """VMIW_USAGE (struct vm_usage_info): bytes present, common (refcount > 1)
-    and shared (common and not copy-on-write)."""
-
-    total: int
-    common: int
-    shared: int
-
-
-@dataclass(frozen=True)
-class VMRegionInfo:
-    """One entry of VMIW_REGION (struct vm_region_info)."""
-
-    addr: int
-    length: int
-    prot: int
-    flags: int
-    memtype: str
-
-
-def do_info(vm: VM, m: Message) -> int:
-    """VM_INFO: m.info out, per m.what."""
+def do_info(vm: VM, m: VmInfo) -> int:
+    """VM_INFO: copy the ``m.what`` answer to ``m.ptr``. For VMIW_REGION,
+    m.count (at most MAX_VRI_COUNT) regions from m.next on; the count
+    copied and where to go on come back in m.count and m.next."""
     if m.what == VMIW_STATS:
-        m.info = stats_info(vm)
-        return OK
-    vmp = vm.proc(m.m_source if getattr(m, "endpoint", SELF) == SELF else m.endpoint)
+        return copy_out(vm, m, stats_info(vm).pack())
+    if m.what not in (VMIW_USAGE, VMIW_REGION):
+        return -EINVAL
+    vmp = vm.caller(m) if m.endpoint == SELF else vm.proc(m.endpoint)
     if vmp is None:
         return -EINVAL
     if m.what == VMIW_USAGE:
-        m.info = usage_info(vmp)
-    elif m.what == VMIW_REGION:
-        m.info = region_info(vmp, getattr(m, "next", 0))
-        m.next = m.info[-1].addr + m.info[-1].length if m.info else 0
-    else:
+        return copy_out(vm, m, usage_info(vmp).pack())
+    if m.count <= 0:
         return -EINVAL
-    return OK
+    regions = region_info(vmp, m.next, min(m.count, MAX_VRI_COUNT))
+    r = copy_out(vm, m, b"".join(ri.pack() for ri in regions))
+    if r == OK:
+        m.count = len(regions)
+        m.next = regions[-1].addr + regions[-1].length if regions else 0
+    return r
+
+
+def copy_out(vm: VM, m: VmInfo, data: bytes) -> int:
+    """Copy ``data`` to the caller's buffer at ``m.ptr``: OK or -EFAULT."""
+    if not data:
+        return OK
+    vm.sys.mem_write(vm.scratch, data)
+    r = map_copy_into(vm, vm.caller(m), m.ptr, vm.scratch_phys, len(data))
+    return OK if r == OK else -EFAULT
 
 
 def stats_info(vm: VM) -> VMStatsInfo:
@@ -104,7 +89,8 @@ def usage_info(vmp: VMProc) -> VMUsageInfo:
     return VMUsageInfo(total, common, shared)
 
 
-def region_info(vmp: VMProc, start: int) -> tuple[VMRegionInfo, ...]:
+def region_info(vmp: VMProc, start: int, count: int) -> list[VMRegionInfo]:
+    """Up to ``count`` regions of ``vmp`` starting at ``start`` or above."""
     result = []
     for region in vmp.regions:
         if region.vaddr < start:
@@ -113,6 +99,6 @@ def region_info(vmp: VMProc, start: int) -> tuple[VMRegionInfo, ...]:
         flags = MAP_SHARED if region.flags & VR_SHARED else 0
         result.append(VMRegionInfo(region.vaddr, region.length, prot, flags,
                                    region.memtype.name))
-        if len(result) == MAX_VRI_COUNT:
+        if len(result) == count:
             break
-    return tuple(result)
+    return result

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from minixvm.errors import ENOSYS, OK
 from minixvm.include import vm as vmc
-from minixvm.include.arch import PAGEDIRS_PDE
+from minixvm.include.arch import PAGEDIRS_PDE, VM_MMAPBASE, VM_MMAPTOP
 from minixvm.include.com import (
     _ENDPOINT_P,
     NOTIFY_MESSAGE,
@@ -25,7 +26,7 @@ from minixvm.include.com import (
     VMCTL_SETADDRSPACE,
 )
 from minixvm.include.ipc import Message
-from minixvm.kernel.kernel import BootInfo, KernelInfo
+from minixvm.include.kinfo import BootInfo, KernelInfo
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE, RAM
 from minixvm.servers.vm import (
@@ -42,12 +43,19 @@ from minixvm.servers.vm.acl import MAP_PHYS_SLOTS, boot_acl
 from minixvm.servers.vm.alloc import PageAllocator
 from minixvm.servers.vm.memtype.anon import anon
 from minixvm.servers.vm.pagetable import PageTable, pt_bind, pt_new
-from minixvm.servers.vm.region import VR_WRITABLE, map_new_physblock, map_page_region
+from minixvm.servers.vm.region import (
+    VR_WRITABLE,
+    map_new_physblock,
+    map_page_region,
+    phys_addr,
+)
 from minixvm.servers.vm.regiontree import RegionStore, RegionTree
-from minixvm.servers.vm.slab import NoMemory, Slab
+from minixvm.servers.vm.slab import NoMemory, Slab, answer
 from minixvm.servers.vm.vmproc import VMProc
 
-Handler = Callable[["VM", Message], int]
+# A handler gets the request in its layout; it answers OK or -errno, or
+# raises NoMemory having changed nothing (the dispatcher answers ENOMEM).
+Handler = Callable[["VM", Any], int]
 
 CALLS: dict[int, Handler] = {
     vmc.VM_EXIT: exit.do_exit,
@@ -107,6 +115,8 @@ class VMStats:
 class VM:
     """The memory manager."""
 
+    kinfo: KernelInfo  # from the kernel, at init
+
     def __init__(self, sys: SysLib, ram: RAM, options: VMOptions | None = None) -> None:
         self.sys = sys
         self.ram = ram
@@ -116,11 +126,13 @@ class VM:
         self.procs: dict[int, VMProc] = {}
         self.own_pages: set[int] = set()
         self.pagedirs_table = 0
-        self.kinfo: KernelInfo | None = None
+        # A page of VM's own (virtual, physical) memory that answers bigger
+        # than a message (VM_INFO) are copied out of.
+        self.scratch = self.scratch_phys = 0
         self._region_ids = 0
         self._dirty: dict[int, VMProc] = {}
         self.alloc = PageAllocator(reclaim=lambda pages: yielded.free_yielded(self, pages))
-        self.slab = Slab(self._slab_page, self.free_own_page)
+        self.slab = Slab(self.alloc_own_page, self.free_own_page)
         self.slab.checking = self.sanity_checks
         self.lru = yielded.YieldedLRU()
 
@@ -133,25 +145,29 @@ class VM:
             r, m = self.sys.receive()
             if r != OK or m is None:
                 continue
-            if m.m_type == NOTIFY_MESSAGE:
+            if m.m_type == NOTIFY_MESSAGE and m.m_source == SYSTEM:
                 # Each fault and memory request is a request of its own
                 # (request_done after each, before the process resumes).
-                if m.m_source == SYSTEM:
-                    pagefaults.do_pagefaults(self)
-                    pagefaults.do_memory(self)
+                pagefaults.do_pagefaults(self)
+                pagefaults.do_memory(self)
                 continue
             m.m_type = self.dispatch(m)
             self.request_done()
-            self.sys.send(m.m_source, m)
+            # Nonblocking: a sender not waiting for the answer (a notification
+            # from anyone else, a plain send) cannot hold VM up.
+            self.sys.sendnb(m.m_source, m)
 
     def dispatch(self, m: Message) -> int:
-        """Check the caller's rights and run the request's handler."""
+        """Check the caller's rights and run the request's handler: OK or
+        -errno. A request VM does not know, or one outside the caller's
+        rights, is ENOSYS; running out of memory is ENOMEM (handlers change
+        nothing before they have all they need, or undo it)."""
         self.stats.requests += 1
         handler = CALLS.get(m.m_type)
         caller = self.proc(m.m_source)
         if handler is None or caller is None or m.m_type not in caller.acl:
             return -ENOSYS
-        return handler(self, m)
+        return answer(lambda: handler(self, m))
 
     def request_done(self) -> None:
         """Make page-table changes visible, and check everything if asked to."""
@@ -160,7 +176,10 @@ class VM:
         self._dirty.clear()
         if self.sanity_checks:
             self.stats.sanity_checks += 1
-            sanity.vm_sanity_check(self)
+            try:
+                sanity.vm_sanity_check(self)
+            except AssertionError as e:
+                self.panic("%s", e)
 
     # -- boot ---------------------------------------------------------------------
 
@@ -173,6 +192,7 @@ class VM:
         self.pagedirs_table = self.alloc_own_page()
         for b in sorted(kinfo.boot_procs, key=lambda b: b.slot != VM_PROC_NR):
             self.take_over(b)
+        self.scratch, self.scratch_phys = self.own_page()
         self.sys.sys_vmctl(SELF, VMCTL_I386_PAGEDIRS, PAGEDIRS_PDE)
         self.request_done()
 
@@ -185,11 +205,23 @@ class VM:
         vmp.system = b.system
         self.procs[b.slot] = vmp
         region = map_page_region(self, vmp, b.base, 0, b.image, VR_WRITABLE, anon)
-        assert region is not None
+        if region is None:
+            self.panic("no room for the image of boot process %d", b.slot)
         map_new_physblock(self, region, 0, b.image, phys=b.base)
         self.free_mem(b.base + b.image, b.size - b.image)
         pt_bind(self, vmp.pt, b.slot)
         self.sys.sys_vmctl(vmp.endpoint, VMCTL_SETADDRSPACE, vmp.pt.dir)
+
+    def own_page(self) -> tuple[int, int]:
+        """A page, present and writable, in VM's own address space: its
+        virtual and physical address."""
+        vmp = self.procs[VM_PROC_NR]
+        region = map_page_region(self, vmp, VM_MMAPBASE, VM_MMAPTOP, PAGE_SIZE, VR_WRITABLE,
+                                 anon, prealloc=True)
+        phys = phys_addr(vmp, region.vaddr) if region else None
+        if region is None or phys is None:
+            self.panic("no page for VM's own address space")
+        return region.vaddr, phys
 
     # -- processes ------------------------------------------------------------------
 
@@ -201,6 +233,19 @@ class VM:
         """The live VMProc for an endpoint."""
         vmp = self.procs.get(_ENDPOINT_P(endpoint))
         return vmp if vmp is not None and vmp.endpoint == endpoint else None
+
+    def caller(self, m: Message) -> VMProc:
+        """The process that sent request ``m`` (dispatch made sure VM knows it)."""
+        vmp = self.proc(m.m_source)
+        if vmp is None:
+            self.panic("request from unknown endpoint %d", m.m_source)
+        return vmp
+
+    def client(self, endpoint: int) -> VMProc | None:
+        """The live process ``endpoint`` names, unless it is VM itself (whose
+        memory no request may take away or replace)."""
+        vmp = self.proc(endpoint)
+        return vmp if vmp is not None and vmp.slot != VM_PROC_NR else None
 
     def new_region_id(self) -> int:
         self._region_ids += 1
@@ -214,11 +259,16 @@ class VM:
         """VM's own view (the table of page directories) changed."""
         self.sys.sys_vmctl(SELF, VMCTL_FLUSHTLB)
 
+    def panic(self, fmt: str, *args: object) -> NoReturn:
+        """VM's own invariant is broken: stop the system (for VM, panic aborts
+        it; should it come back, VM stops here all the same)."""
+        self.sys.panic(fmt, *args)
+        raise AssertionError(fmt % args)
+
     def trace(self, kind: str, endpoint: int, text: str) -> None:
-        """A line in the system trace about process ``endpoint``."""
-        trace = self.sys.k.trace
-        if trace.enabled:
-            trace.emit(kind, f"{trace.who(endpoint)} {text}")
+        """A line in the system trace about process ``endpoint`` (the kernel
+        keeps the trace: a kernel call)."""
+        self.sys.trace(kind, endpoint, text)
 
     # -- physical memory --------------------------------------------------------------
 
@@ -249,12 +299,6 @@ class VM:
     def free_own_page(self, phys: int) -> None:
         self.own_pages.discard(phys)
         self.free_mem(phys, PAGE_SIZE)
-
-    def _slab_page(self) -> int | None:
-        try:
-            return self.alloc_own_page()
-        except NoMemory:
-            return None
 
     def clear_phys(self, phys: int, nbytes: int) -> None:
         self.sys.sys_memset(0, phys, nbytes)

@@ -13,20 +13,30 @@ from minixvm.include.vm import (
     MAP_ANON,
     MAP_CONTIG,
     MAP_FIXED,
+    MAP_IPC_SHARED,
     MAP_LOWER1M,
     MAP_LOWER16M,
     MAP_PREALLOC,
-    MAP_SHARED,
+    MAP_PRIVATE,
     MAP_THIRDPARTY,
     MAP_UNINITIALIZED,
+    PROT_EXEC,
+    PROT_READ,
     PROT_WRITE,
+    VmGetphys,
+    VmGetref,
+    VmMapPhys,
+    VmMmap,
+    VmMunmap,
+    VmRemap,
+    VmShmUnmap,
+    VmUnmapPhys,
 )
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.acl import THIRDPARTY_SLOTS
 from minixvm.servers.vm.memtype.anon import anon
 from minixvm.servers.vm.memtype.directphys import directphys
 from minixvm.servers.vm.memtype.shared import shared
-from minixvm.servers.vm.pb import PhysRegion
 from minixvm.servers.vm.region import (
     VR_CONTIG,
     VR_LOWER1MB,
@@ -40,14 +50,23 @@ from minixvm.servers.vm.region import (
     map_new_physblock,
     map_page_region,
     map_unmap_range,
+    phys_addr,
     phys_at,
 )
-from minixvm.servers.vm.slab import NoMemory
+from minixvm.servers.vm.slab import undo_on
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
     from minixvm.servers.vm.memtype import MemType
     from minixvm.servers.vm.vmproc import VMProc
+
+# The flags VM_MMAP knows (MAP_ALIGN64K is not modelled: asking for it is EINVAL).
+MMAP_FLAGS = (MAP_PRIVATE | MAP_ANON | MAP_PREALLOC | MAP_CONTIG | MAP_LOWER16M | MAP_LOWER1M
+              | MAP_IPC_SHARED | MAP_FIXED | MAP_THIRDPARTY | MAP_UNINITIALIZED)
+MMAP_PROT = PROT_READ | PROT_WRITE | PROT_EXEC
+MMAP_VRFLAGS = ((MAP_IPC_SHARED, VR_SHARED), (MAP_LOWER16M, VR_LOWER16MB),
+                (MAP_LOWER1M, VR_LOWER1MB), (MAP_CONTIG, VR_CONTIG),
+                (MAP_UNINITIALIZED, VR_UNINITIALIZED))
 
 
 def roundup(n: int) -> int:
@@ -61,13 +80,11 @@ def user_range(addr: int, length: int) -> bool:
 
 def target(vm: VM, m: Message, ep: int) -> VMProc | None:
     """The process a request is about: ``ep``, or the caller for SELF.
-    Only system processes may name another process."""
-    caller = vm.proc(m.m_source)
+    Only system processes may name another process, and none may name VM."""
+    caller = vm.caller(m)
     if ep in (SELF, m.m_source):
         return caller
-    if caller is None or not caller.system:
-        return None
-    return vm.proc(ep)
+    return vm.client(ep) if caller.system else None
 
 
 def mmap_region(vm: VM, vmp: VMProc, addr: int, flags: int, length: int, vrflags: int,
@@ -88,95 +105,75 @@ def mmap_region(vm: VM, vmp: VMProc, addr: int, flags: int, length: int, vrflags
     return region
 
 
-def do_mmap(vm: VM, m: Message) -> int:
+def do_mmap(vm: VM, m: VmMmap) -> int:
     """VM_MMAP: anonymous memory for the caller (or, for exec callers, for
     another process with MAP_THIRDPARTY); m.retaddr out."""
-    caller = vm.proc(m.m_source)
-    assert caller is not None
+    caller = vm.caller(m)
     execpriv = caller.slot in THIRDPARTY_SLOTS
-    flags = m.flags
+    flags, length = m.flags, m.len
+    if flags & ~MMAP_FLAGS or m.prot & ~MMAP_PROT:
+        return -EINVAL
     if flags & MAP_THIRDPARTY:
         if not execpriv:
             return -EPERM
-        vmp = vm.proc(m.forwhom)
+        vmp = vm.client(m.forwhom)
         if vmp is None:
             return -ESRCH
     else:
         vmp = caller
-    if m.len <= 0:
-        return -EINVAL
-    if m.fd != -1 or not flags & MAP_ANON:
+    if length == 0 or m.fd != -1 or not flags & MAP_ANON:
         return -EINVAL
     if flags & MAP_UNINITIALIZED and not execpriv:
         return -EPERM
     if flags & (MAP_CONTIG | MAP_PREALLOC) == MAP_CONTIG:
         return -EINVAL
     vrflags = VR_WRITABLE if m.prot & PROT_WRITE else 0
-    for mflag, vflag in ((MAP_SHARED, VR_SHARED), (MAP_LOWER16M, VR_LOWER16MB),
-                         (MAP_LOWER1M, VR_LOWER1MB), (MAP_CONTIG, VR_CONTIG),
-                         (MAP_UNINITIALIZED, VR_UNINITIALIZED)):
+    for mflag, vflag in MMAP_VRFLAGS:
         if flags & mflag:
             vrflags |= vflag
-    try:
-        region = mmap_region(vm, vmp, m.addr, flags, roundup(m.len), vrflags, anon,
-                             prealloc=bool(flags & MAP_PREALLOC))
-    except NoMemory:
-        return -ENOMEM
+    region = mmap_region(vm, vmp, m.addr, flags, roundup(length), vrflags, anon,
+                         prealloc=bool(flags & MAP_PREALLOC))
     if region is None:
         return -ENOMEM
     m.retaddr = region.vaddr
     return OK
 
 
-def do_munmap(vm: VM, m: Message) -> int:
+def do_munmap(vm: VM, m: VmMunmap) -> int:
     """VM_MUNMAP / VM_MUNMAP_TEXT: unmap any page range starting in a region."""
-    vmp = vm.proc(m.m_source)
-    assert vmp is not None
-    if m.addr % PAGE_SIZE or m.len <= 0:
+    vmp = vm.caller(m)
+    if m.addr % PAGE_SIZE or m.len <= 0 or m.addr + m.len > 1 << 32:
         return -EINVAL
     if map_lookup(vmp, m.addr) is None:
         return -EFAULT
-    try:
-        map_unmap_range(vm, vmp, m.addr, roundup(m.len))
-    except NoMemory:
-        return -ENOMEM
+    map_unmap_range(vm, vmp, m.addr, roundup(m.len))
     return OK
 
 
-def do_map_phys(vm: VM, m: Message) -> int:
+def do_map_phys(vm: VM, m: VmMapPhys) -> int:
     """VM_MAP_PHYS: map physical [m.phys, m.phys+m.len) into a process (drivers
     only); m.retaddr is where m.phys appears."""
-    caller = vm.proc(m.m_source)
-    vmp = target(vm, m, m.endpoint)
-    if caller is None or not caller.map_phys_ok:
+    caller = vm.caller(m)
+    if not caller.map_phys_ok:
         return -EPERM
+    vmp = target(vm, m, m.endpoint)
     if vmp is None:
         return -EINVAL
     offset = m.phys % PAGE_SIZE
     start, length = m.phys - offset, roundup(m.len + offset)
-    if m.len <= 0 or start < 0 or start + length > vm.ram.size:
+    if m.len <= 0 or start + length > vm.ram.size:
         return -EINVAL
-    try:
-        region = mmap_region(vm, vmp, 0, 0, length, VR_WRITABLE, directphys, param=start)
-        if region is None:
-            return -ENOMEM
-        directphys_prefault(vm, region)
-    except NoMemory:
+    region = mmap_region(vm, vmp, 0, 0, length, VR_WRITABLE, directphys, param=start)
+    if region is None:
         return -ENOMEM
+    # A direct region is mapped whole at once, as MINIX does for VR_DIRECT.
+    with undo_on(lambda: map_free_region(vm, region)):
+        map_new_physblock(vm, region, 0, region.length, phys=start)
     m.retaddr = region.vaddr + offset
     return OK
 
 
-def directphys_prefault(vm: VM, region: Region) -> None:
-    """Map a direct region's whole range now, as MINIX does for VR_DIRECT."""
-    try:
-        map_new_physblock(vm, region, 0, region.length, phys=region.param)
-    except NoMemory:
-        map_free_region(vm, region)
-        raise
-
-
-def do_unmap_phys(vm: VM, m: Message) -> int:
+def do_unmap_phys(vm: VM, m: VmUnmapPhys) -> int:
     """VM_UNMAP_PHYS: remove a direct mapping made by VM_MAP_PHYS."""
     vmp = target(vm, m, m.endpoint)
     if vmp is None:
@@ -188,11 +185,11 @@ def do_unmap_phys(vm: VM, m: Message) -> int:
     return OK
 
 
-def do_remap(vm: VM, m: Message) -> int:
+def do_remap(vm: VM, m: VmRemap) -> int:
     """VM_REMAP: map the shared anonymous region at ``m.src_addr`` of
     ``m.source`` into ``m.destination``; m.retaddr out."""
     dvmp = target(vm, m, m.destination)
-    svmp = vm.proc(m.m_source if m.source == SELF else m.source)
+    svmp = vm.caller(m) if m.source == SELF else vm.client(m.source)
     if m.size <= 0 or dvmp is None or svmp is None:
         return -EINVAL
     src = map_lookup(svmp, m.src_addr)
@@ -202,18 +199,15 @@ def do_remap(vm: VM, m: Message) -> int:
     if src.vaddr != m.src_addr or src.length != size or not src.flags & VR_SHARED \
             or src.memtype is not anon:
         return -EFAULT
-    try:
-        region = mmap_region(vm, dvmp, m.dest_addr, 0, size, VR_SHARED | VR_WRITABLE, shared,
-                             param=(svmp.endpoint, src.vaddr))
-    except NoMemory:
-        return -ENOMEM
+    region = mmap_region(vm, dvmp, m.dest_addr, 0, size, VR_SHARED | VR_WRITABLE, shared,
+                         param=(svmp.endpoint, src.vaddr))
     if region is None:
         return -ENOMEM
     m.retaddr = region.vaddr
     return OK
 
 
-def do_shm_unmap(vm: VM, m: Message) -> int:
+def do_shm_unmap(vm: VM, m: VmShmUnmap) -> int:
     """VM_SHM_UNMAP: remove a region made by VM_REMAP."""
     vmp = target(vm, m, m.endpoint)
     if vmp is None:
@@ -225,27 +219,21 @@ def do_shm_unmap(vm: VM, m: Message) -> int:
     return OK
 
 
-def _page(vm: VM, m: Message) -> PhysRegion | None:
-    """The phys_region behind ``m.addr`` of ``m.endpoint``."""
-    vmp = target(vm, m, m.endpoint)
-    region = map_lookup(vmp, m.addr) if vmp else None
-    pr = phys_at(region, m.addr - region.vaddr) if region else None
-    return pr
-
-
-def do_get_phys(vm: VM, m: Message) -> int:
+def do_get_phys(vm: VM, m: VmGetphys) -> int:
     """VM_GETPHYS: the physical address behind ``m.addr`` (must be present)."""
-    pr = _page(vm, m)
-    if pr is None:
+    vmp = target(vm, m, m.endpoint)
+    phys = phys_addr(vmp, m.addr) if vmp else None
+    if phys is None:
         return -EINVAL
-    region = pr.parent
-    m.retaddr = pr.ph.phys + (m.addr - region.vaddr - pr.offset)
+    m.retaddr = phys
     return OK
 
 
-def do_get_refcount(vm: VM, m: Message) -> int:
+def do_get_refcount(vm: VM, m: VmGetref) -> int:
     """VM_GETREF: how many mappings share the page at ``m.addr``."""
-    pr = _page(vm, m)
+    vmp = target(vm, m, m.endpoint)
+    region = map_lookup(vmp, m.addr) if vmp else None
+    pr = phys_at(region, m.addr - region.vaddr) if region else None
     if pr is None:
         return -EINVAL
     m.retcount = pr.ph.refcount

@@ -8,7 +8,8 @@ SIGSEGV, as does a fault VM cannot satisfy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from minixvm.errors import EFAULT, EINVAL, ESRCH, OK, errname
 from minixvm.include.com import (
@@ -20,10 +21,12 @@ from minixvm.include.com import (
     VMPTYPE_COWMAP,
     VMPTYPE_SMAP,
     VMPTYPE_SUNMAP,
+    SysVmctl,
 )
 from minixvm.include.signal import SIGSEGV
 from minixvm.servers.vm import grantmap
 from minixvm.servers.vm.region import VR_WRITABLE, map_handle_memory, map_lookup, map_pf
+from minixvm.servers.vm.slab import answer
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -35,7 +38,7 @@ PFERR_WRITE = 0x02
 def do_pagefaults(vm: VM) -> None:
     """Handle every queued page fault."""
     while True:
-        m = vm.sys.sys_vmctl_get(VMCTL_GET_PAGEFAULT)
+        m = cast(SysVmctl, vm.sys.sys_vmctl_get(VMCTL_GET_PAGEFAULT))
         if m.m_type == -ESRCH:
             return
         vm.stats.pagefaults += 1
@@ -53,7 +56,7 @@ def handle_pagefault(vm: VM, ep: int, addr: int, write: bool) -> None:
     elif write and not region.flags & VR_WRITABLE:
         why = "write to read-only region"
     else:
-        r = map_pf(vm, region, addr - region.vaddr, write)
+        r = answer(lambda: map_pf(vm, region, addr - region.vaddr, write))
         why = "" if r == OK else errname(r)
     if why:
         vm.stats.sigsegv += 1
@@ -67,18 +70,19 @@ def handle_pagefault(vm: VM, ep: int, addr: int, write: bool) -> None:
 def do_memory(vm: VM) -> None:
     """Serve every queued memory request of a suspended kernel call."""
     while True:
-        m = vm.sys.sys_vmctl_get(VMCTL_MEMREQ_GET)
+        m = cast(SysVmctl, vm.sys.sys_vmctl_get(VMCTL_MEMREQ_GET))
         if m.m_type == -ESRCH:
             return
         vm.stats.kernel_requests += 1
-        r = handle_memreq(vm, m.m_type, m.target, m.addr, m.length, m.write, m.ep2, m.addr2)
+        r = answer(partial(handle_memreq, vm, m.m_type, m.mr_target, m.mr_addr, m.mr_length,
+                           bool(m.mr_write), m.mr_ep2, m.mr_addr2))
         vm.request_done()
-        vm.sys.sys_vmctl(m.requestor, VMCTL_MEMREQ_REPLY, r)
+        vm.sys.sys_vmctl(m.mr_requestor, VMCTL_MEMREQ_REPLY, r)
 
 
 def handle_memreq(vm: VM, req_type: int, target: int, addr: int, length: int, write: bool,
                   ep2: int, addr2: int) -> int:
-    """One kernel request: OK or -errno."""
+    """One kernel request: OK or -errno (raises NoMemory)."""
     vmp = vm.proc(target)
     if vmp is None:
         return -EINVAL

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from minixvm.include.arch import PAGEDIRS_PDE
 from minixvm.machine.mmu import PTE_P, PTE_U, PTE_W
 from minixvm.machine.ram import PAGE_SIZE
-from minixvm.servers.vm.slab import NoMemory
+from minixvm.servers.vm.slab import undo_on
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -52,16 +52,13 @@ def pt_prepare(vm: VM, pt: PageTable, vaddr: int, length: int) -> list[int]:
     """Allocate the page tables [vaddr, vaddr+length) needs; the PDE indices
     of the new ones. Raises NoMemory, keeping none of the new ones."""
     made: list[int] = []
-    try:
+    with undo_on(lambda: pt_unprepare(vm, pt, made)):
         for index in range(vaddr >> 22, ((vaddr + length - 1) >> 22) + 1):
             if index not in pt.tables:
                 table = vm.alloc_own_page()
                 pt.tables[index] = table
                 vm.ram.write_u32(pt.dir + index * 4, table | PDE_FLAGS)
                 made.append(index)
-    except NoMemory:
-        pt_unprepare(vm, pt, made)
-        raise
     return made
 
 

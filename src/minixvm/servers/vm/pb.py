@@ -9,10 +9,11 @@ become writable again (the end of a copy-on-write or a grant mapping).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from minixvm.servers.vm.pagetable import pt_writemap
-from minixvm.servers.vm.slab import NoMemory, SlabObject, use
+from minixvm.servers.vm.slab import SlabObject, undo_on, use
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -96,22 +97,20 @@ def new_blocks(
     each with its (not yet attached) phys_region; raises NoMemory having
     allocated nothing."""
     made: list[PhysRegion] = []
-    try:
-        for addr, size in pieces:
-            pb = pb_new(vm, addr, size, memtype)
-            pr = PhysRegion(pb, region, offset, False)
-            try:
-                vm.slab.alloc(pr)
-            except NoMemory:
-                vm.slab.free(pb)
-                raise
-            made.append(pr)
-            offset += size
-    except NoMemory:
+
+    def free_made() -> None:
         for pr in made:
             vm.slab.free(pr.ph)
             vm.slab.free(pr)
-        raise
+
+    with undo_on(free_made):
+        for addr, size in pieces:
+            pb = pb_new(vm, addr, size, memtype)
+            pr = PhysRegion(pb, region, offset, False)
+            with undo_on(partial(vm.slab.free, pb)):
+                vm.slab.alloc(pr)
+            made.append(pr)
+            offset += size
     return made
 
 
@@ -145,16 +144,17 @@ def pb_split(vm: VM, pb: PhysBlock, at: int) -> PhysBlock:
     before changing anything if the bookkeeping cannot be allocated)."""
     tail = pb_new(vm, pb.phys + at, pb.length - at, pb.memtype)
     made: list[PhysRegion] = []
-    try:
+
+    def free_made() -> None:
+        for npr in made:
+            vm.slab.free(npr)
+        vm.slab.free(tail)
+
+    with undo_on(free_made):
         for pr in pb.sharers:
             npr = PhysRegion(tail, pr.parent, pr.offset + at, pr.ro_map)
             vm.slab.alloc(npr)
             made.append(npr)
-    except NoMemory:
-        for npr in made:
-            vm.slab.free(npr)
-        vm.slab.free(tail)
-        raise
     with use(tail):
         tail.refcount = len(made)
         tail.sharers = made

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from minixvm.errors import EFAULT, ENOMEM, OK
+from minixvm.errors import EFAULT, OK
 from minixvm.lib.avl import AVLTree, Search
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.alloc import PAF_CONTIG, PAF_LOWER1MB, PAF_LOWER16MB
@@ -29,7 +29,7 @@ from minixvm.servers.vm.pb import (
     pb_unref,
     pr_attach,
 )
-from minixvm.servers.vm.slab import NoMemory, SlabObject, use
+from minixvm.servers.vm.slab import SlabObject, undo_on, use
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -84,6 +84,13 @@ def alloc_flags(region: Region) -> int:
     return flags
 
 
+def exchangeable(region: Region) -> bool:
+    """May a block of ``region`` be swapped for another block (a grant
+    mapping, a yielded block)? Only private memory of a type whose blocks
+    are interchangeable."""
+    return region.memtype.exchangeable and not region.flags & VR_SHARED
+
+
 # -- lookup -----------------------------------------------------------------------
 
 
@@ -129,11 +136,8 @@ def map_page_region(
     vm.slab.alloc(region)
     vmp.regions.insert(region)
     if prealloc:
-        try:
+        with undo_on(lambda: map_free_region(vm, region)):
             map_new_physblock(vm, region, 0, length, clear=not flags & VR_UNINITIALIZED)
-        except NoMemory:
-            map_free_region(vm, region)
-            raise
     return region
 
 
@@ -146,19 +150,15 @@ def map_new_physblock(
     by us: a direct mapping). Raises NoMemory with nothing changed."""
     pt = region.parent.pt
     tables = pt_prepare(vm, pt, region.vaddr + offset, length)
-    fresh = phys is None
-    try:
-        pieces = vm.alloc_mem(length, alloc_flags(region)) if fresh else [(phys, length)]
-        try:
+    with undo_on(lambda: pt_unprepare(vm, pt, tables)):
+        if phys is None:
+            pieces = vm.alloc_mem(length, alloc_flags(region))
+            with undo_on(lambda: vm.free_pieces(pieces)):
+                prs = new_blocks(vm, region, offset, pieces, region.memtype)
+        else:
+            pieces = [(phys, length)]
             prs = new_blocks(vm, region, offset, pieces, region.memtype)
-        except NoMemory:
-            if fresh:
-                vm.free_pieces(pieces)
-            raise
-    except NoMemory:
-        pt_unprepare(vm, pt, tables)
-        raise
-    if fresh and clear:
+    if phys is None and clear:
         for addr, size in pieces:
             vm.clear_phys(addr, size)
     for pr in prs:
@@ -171,11 +171,8 @@ def map_copy_block(vm: VM, pb: PhysBlock, region: Region, offset: int) -> list[P
     """New memory holding a copy of ``pb``, as blocks (maybe several physical
     pieces) for ``offset`` of ``region``, not yet attached (raises NoMemory)."""
     pieces = vm.alloc_mem(pb.length, alloc_flags(region))
-    try:
+    with undo_on(lambda: vm.free_pieces(pieces)):
         new = new_blocks(vm, region, offset, pieces, region.memtype)
-    except NoMemory:
-        vm.free_pieces(pieces)
-        raise
     src = pb.phys
     for addr, size in pieces:
         vm.copy_phys(addr, src, size)
@@ -203,11 +200,8 @@ def map_clone_ph_block(vm: VM, pr: PhysRegion) -> list[PhysRegion]:
 
 
 def map_pf(vm: VM, region: Region, offset: int, write: bool) -> int:
-    """Handle a fault at ``offset`` of ``region``: OK, -EFAULT or -ENOMEM."""
-    try:
-        return region.memtype.pagefault(vm, region, offset - offset % PAGE_SIZE, write)
-    except NoMemory:
-        return -ENOMEM
+    """Handle a fault at ``offset`` of ``region``: OK or -EFAULT (raises NoMemory)."""
+    return region.memtype.pagefault(vm, region, offset - offset % PAGE_SIZE, write)
 
 
 def page_ok(region: Region, offset: int, write: bool) -> bool:
@@ -220,7 +214,8 @@ def map_handle_memory(vm: VM, vmp: VMProc, addr: int, length: int, write: bool) 
     """Make every page of [addr, addr+length) present (and writable if
     ``write``), faulting in and breaking copy-on-write as needed. EFAULT if
     any of it is outside a region or not writable; OK if nothing had to be
-    done (MINIX 2010 said EFAULT then)."""
+    done (MINIX 2010 said EFAULT then). Raises NoMemory, what was faulted in
+    by then staying in."""
     if length <= 0:
         return OK
     end = addr + length
@@ -237,6 +232,32 @@ def map_handle_memory(vm: VM, vmp: VMProc, addr: int, length: int, write: bool) 
                 if r != OK:
                     return r
             page += PAGE_SIZE
+    return OK
+
+
+def phys_addr(vmp: VMProc, vaddr: int) -> int | None:
+    """The physical address behind ``vaddr`` of ``vmp``, if it is present."""
+    region = map_lookup(vmp, vaddr)
+    pr = phys_at(region, vaddr - region.vaddr) if region else None
+    if region is None or pr is None:
+        return None
+    return pr.ph.phys + (vaddr - region.vaddr - pr.offset)
+
+
+def map_copy_into(vm: VM, dst: VMProc, addr: int, src_phys: int, length: int) -> int:
+    """Copy physical memory into ``dst``'s virtual range, making it present
+    and private first: OK or -errno (raises NoMemory)."""
+    r = map_handle_memory(vm, dst, addr, length, True)
+    if r != OK:
+        return r
+    done = 0
+    while done < length:
+        chunk = min(length - done, PAGE_SIZE - (addr + done) % PAGE_SIZE)
+        dst_phys = phys_addr(dst, addr + done)
+        if dst_phys is None:
+            vm.panic("%#x of %d not present after map_handle_memory", addr + done, dst.endpoint)
+        vm.copy_phys(dst_phys, src_phys + done, chunk)
+        done += chunk
     return OK
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from minixvm.include.arch import KERNEL_END, PAGEDIRS_PDE, USER_BASE, VM_DATATOP
 from minixvm.machine.mmu import I386_VM_ADDR_MASK, PTE_P, PTE_U, PTE_W
 from minixvm.machine.ram import PAGE_SIZE
-from minixvm.servers.vm.pb import PhysBlock
+from minixvm.servers.vm.pb import PhysBlock, PhysRegion
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -73,7 +73,7 @@ def vm_sanity_check(vm: VM) -> dict[str, int]:
     for key, pb in blocks.items():
         if not (pb.refcount == len(pb.sharers) == seen[key]):
             fail(f"{pb!r}: refcount {pb.refcount}, {len(pb.sharers)} sharers, seen {seen[key]}")
-        if pb.memtype.name != "directphys":
+        if pb.memtype.owns_memory:
             pages.mark(pb.phys, pb.length, "blocks")
     check_yielded(vm, pages)
     if sum(pages.counts.values()) != vm.ram.frames:
@@ -112,7 +112,7 @@ def check_proc(vm: VM, vmp: VMProc, seen: dict[int, int], blocks: dict[int, Phys
         fail(f"{vmp!r}: {present} pages mapped in its page table, {mapped} in its regions")
 
 
-def check_ptes(vm: VM, vmp: VMProc, vaddr: int, pr) -> None:
+def check_ptes(vm: VM, vmp: VMProc, vaddr: int, pr: PhysRegion) -> None:
     """The entries for ``pr`` point at its block, writable as the type says."""
     writable = pr.parent.memtype.writable(pr)
     want = PTE_P | PTE_U | (PTE_W if writable else 0)

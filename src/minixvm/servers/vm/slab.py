@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from minixvm.errors import ENOMEM
 from minixvm.machine.ram import PAGE_SIZE
 
 
@@ -23,7 +24,10 @@ class SlabLockError(RuntimeError):
 
 
 class NoMemory(Exception):
-    """The slab could not get a page for a new object."""
+    """VM is out of physical memory (for a block, a page table or a slab page).
+
+    Raised before anything is changed, or after what was changed is undone
+    (``undo_on``): the request loop answers ENOMEM."""
 
 
 class SlabPage:
@@ -47,6 +51,9 @@ class SlabObject:
 
     __slots__ = ("_slab", "_page", "_unlocked")
     SLAB_SIZE: ClassVar[int] = 32
+    _slab: Slab | None
+    _page: SlabPage | None
+    _unlocked: bool
 
     def __init__(self) -> None:
         object.__setattr__(self, "_slab", None)
@@ -64,11 +71,10 @@ class SlabObject:
 
 
 class Slab:
-    """Size-class pages for SlabObjects; ``get_page``/``free_page`` talk physical pages."""
+    """Size-class pages for SlabObjects; ``get_page`` (raises NoMemory) and
+    ``free_page`` talk physical pages."""
 
-    def __init__(
-        self, get_page: Callable[[], int | None], free_page: Callable[[int], None]
-    ) -> None:
+    def __init__(self, get_page: Callable[[], int], free_page: Callable[[int], None]) -> None:
         self._get_page = get_page
         self._free_page = free_page
         self.checking = False
@@ -81,8 +87,6 @@ class Slab:
         partial = self._partial.setdefault(type(obj), [])
         if not partial:
             phys = self._get_page()
-            if phys is None:
-                raise NoMemory()
             page = SlabPage(phys, max(1, PAGE_SIZE // obj.SLAB_SIZE))
             self._pages.setdefault(type(obj), []).append(page)
             partial.append(page)
@@ -122,11 +126,31 @@ class Slab:
                 assert p.unlocked is None, f"slab object left unlocked: {p.unlocked!r}"
 
 
+def answer(request: Callable[[], int]) -> int:
+    """What ``request`` answers (OK or -errno), or -ENOMEM if it ran out of
+    memory: the one place VM turns NoMemory into an error."""
+    try:
+        return request()
+    except NoMemory:
+        return -ENOMEM
+
+
+@contextmanager
+def undo_on(undo: Callable[[], object]) -> Iterator[None]:
+    """Run ``undo`` if the block runs out of memory, then let NoMemory go on
+    (to the request loop, which answers ENOMEM)."""
+    try:
+        yield
+    except NoMemory:
+        undo()
+        raise
+
+
 @contextmanager
 def use(obj: SlabObject) -> Iterator[SlabObject]:
     """Unlock ``obj`` for writing for the duration of the block (MINIX USE())."""
-    page = obj._page
-    if page is None or not obj._slab.checking:
+    page, slab = obj._page, obj._slab
+    if page is None or slab is None or not slab.checking:
         yield obj
         return
     if page.unlocked is not None:

@@ -13,20 +13,25 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EINVAL, ESRCH, OK
-from minixvm.include.ipc import Message
-from minixvm.include.vm import VM_BLOCKID_NONE
+from minixvm.include.vm import (
+    VM_BLOCKID_NONE,
+    VmForgetblock,
+    VmForgetblocks,
+    VmYieldblockgetblock,
+    make64,
+)
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.pagetable import pt_prepare
-from minixvm.servers.vm.pb import PhysBlock, PhysRegion, map_ph_writept, pb_link, pr_attach
+from minixvm.servers.vm.pb import PhysBlock, PhysRegion, map_ph_writept, pr_attach
 from minixvm.servers.vm.region import (
-    VR_SHARED,
+    exchangeable,
     map_lookup,
     map_new_physblock,
     phys_at,
     split_phys_at,
     unmap_phys,
 )
-from minixvm.servers.vm.slab import NoMemory, SlabObject, use
+from minixvm.servers.vm.slab import SlabObject, undo_on, use
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -62,52 +67,52 @@ class YieldedLRU:
         return next(iter(self.blocks.values()), None)
 
 
-def do_yieldblockgetblock(vm: VM, m: Message) -> int:
-    """VM_YIELDBLOCKGETBLOCK: yield the block at m.vaddr under m.yieldid (if
-    not NONE) and/or get block m.getid back at the same place. The result is
-    the get's: OK, or ESRCH (also when no get was asked, as in MINIX: MFS
-    only looks for OK)."""
-    vmp = vm.proc(m.m_source)
-    assert vmp is not None
+def do_yieldblockgetblock(vm: VM, m: VmYieldblockgetblock) -> int:
+    """VM_YIELDBLOCKGETBLOCK: yield the block at m.vaddr under the yield id
+    (if not NONE) and/or get the block of the get id back at the same place.
+    The result is the get's: OK, or ESRCH (also when no get was asked, as in
+    MINIX: MFS only looks for OK). A yield VM cannot take is not done."""
+    vmp = vm.caller(m)
     if m.vaddr % PAGE_SIZE or m.len <= 0 or m.len % PAGE_SIZE:
         return -EINVAL
-    if m.yieldid != VM_BLOCKID_NONE:
-        yieldblock(vm, vmp, m.yieldid, m.vaddr, m.len)
-    if m.getid == VM_BLOCKID_NONE:
+    yield_id = make64(m.yieldid_hi, m.yieldid_lo)
+    get_id = make64(m.getid_hi, m.getid_lo)
+    if yield_id != VM_BLOCKID_NONE:
+        yieldblock(vm, vmp, yield_id, m.vaddr, m.len)
+    if get_id == VM_BLOCKID_NONE:
         return -ESRCH
-    return getblock(vm, vmp, m.getid, m.vaddr, m.len)
+    return getblock(vm, vmp, get_id, m.vaddr, m.len)
 
 
 def yieldblock(vm: VM, vmp: VMProc, block_id: int, vaddr: int, length: int) -> int:
-    """Keep the block at ``vaddr`` under ``block_id``; fresh pages replace it."""
+    """Keep the block at ``vaddr`` under ``block_id``; fresh pages replace it
+    (raises NoMemory with the block left where it was)."""
     if block_id in vmp.yielded:
         return -EINVAL
     region = map_lookup(vmp, vaddr)
     pr = phys_at(region, vaddr - region.vaddr) if region else None
     if (
-        pr is None
-        or region.memtype.name != "anon"
-        or region.flags & VR_SHARED
+        region is None
+        or pr is None
+        or not exchangeable(region)
         or pr.offset != vaddr - region.vaddr
         or pr.ph.length != length
         or pr.ph.refcount != 1
     ):
         return -EINVAL
     pb = pr.ph
-    try:
-        yb = YieldedBlock(block_id, vmp, pb)
-        vm.slab.alloc(yb)
-    except NoMemory:
-        return -EINVAL
+    yb = YieldedBlock(block_id, vmp, pb)
+    vm.slab.alloc(yb)
     # Take the block out of the region without freeing it, then put new
     # memory there; if there is none, the block goes back as it was.
     _detach(pr, pb)
-    try:
-        map_new_physblock(vm, region, pr.offset, length)
-    except NoMemory:
+
+    def put_back() -> None:
         pr_attach(pr)
         vm.slab.free(yb)
-        return -EINVAL
+
+    with undo_on(put_back):
+        map_new_physblock(vm, region, pr.offset, length)
     vm.slab.free(pr)
     vmp.yielded[block_id] = yb
     vm.lru.add(yb)
@@ -123,23 +128,23 @@ def _detach(pr: PhysRegion, pb: PhysBlock) -> None:
 
 
 def getblock(vm: VM, vmp: VMProc, block_id: int, vaddr: int, length: int) -> int:
-    """Put yielded block ``block_id`` back at ``vaddr``, replacing what is there."""
+    """Put yielded block ``block_id`` back at ``vaddr``, replacing what is
+    there (raises NoMemory having changed nothing visible)."""
     yb = vmp.yielded.get(block_id)
     if yb is None or yb.pb.length != length:
         vm.stats.cache_misses += 1
         return -ESRCH
     region = map_lookup(vmp, vaddr)
     offset = vaddr - region.vaddr if region else 0
-    if region is None or offset + length > region.length or region.memtype.name != "anon":
+    if region is None or offset + length > region.length or not region.memtype.exchangeable:
         return -EINVAL
-    try:
-        split_phys_at(vm, region, offset)
-        split_phys_at(vm, region, offset + length)
-        pt_prepare(vm, vmp.pt, vaddr, length)
-        unmap_phys(vm, region, offset, offset + length)
-        pr = pb_link(vm, region, offset, yb.pb)
-    except NoMemory:
-        return -EINVAL
+    split_phys_at(vm, region, offset)
+    split_phys_at(vm, region, offset + length)
+    pt_prepare(vm, vmp.pt, vaddr, length)
+    pr = PhysRegion(yb.pb, region, offset, False)
+    vm.slab.alloc(pr)
+    unmap_phys(vm, region, offset, offset + length)
+    pr_attach(pr)
     map_ph_writept(vm, pr)
     del vmp.yielded[block_id]
     vm.lru.remove(yb)
@@ -159,21 +164,18 @@ def forget(vm: VM, yb: YieldedBlock) -> int:
     return pages
 
 
-def do_forgetblock(vm: VM, m: Message) -> int:
-    """VM_FORGETBLOCK: drop the caller's block m.id if VM still has it (always OK)."""
-    vmp = vm.proc(m.m_source)
-    assert vmp is not None
-    yb = vmp.yielded.get(m.id)
+def do_forgetblock(vm: VM, m: VmForgetblock) -> int:
+    """VM_FORGETBLOCK: drop the caller's block if VM still has it (always OK)."""
+    vmp = vm.caller(m)
+    yb = vmp.yielded.get(make64(m.id_hi, m.id_lo))
     if yb is not None:
         forget(vm, yb)
     return OK
 
 
-def do_forgetblocks(vm: VM, m: Message) -> int:
+def do_forgetblocks(vm: VM, m: VmForgetblocks) -> int:
     """VM_FORGETBLOCKS: drop all of the caller's blocks."""
-    vmp = vm.proc(m.m_source)
-    assert vmp is not None
-    free_yielded_proc(vm, vmp)
+    free_yielded_proc(vm, vm.caller(m))
     return OK
 
 

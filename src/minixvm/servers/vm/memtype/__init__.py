@@ -8,7 +8,7 @@ process's shared anonymous region).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from minixvm.errors import EINVAL
 
@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 class MemType:
     """The hooks every memory type provides; the defaults suit most types."""
 
-    name = "?"
+    name: ClassVar[str] = "?"  # for people: traces, VM_INFO, repr (never compared)
+    # Its blocks are memory VM allocated, counted as such (not, say, a
+    # device's physical memory mapped as is).
+    owns_memory: ClassVar[bool] = True
+    # Its blocks are plain pages, interchangeable with any other such block:
+    # grant mappings and the yielded-block cache may swap one for another.
+    exchangeable: ClassVar[bool] = False
 
     def pagefault(self, vm: VM, region: Region, offset: int, write: bool) -> int:
         """Make the page at ``offset`` present (and writable if ``write``):

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 class Anon(MemType):
     name = "anon"
+    exchangeable = True
 
     def pagefault(self, vm: VM, region: Region, offset: int, write: bool) -> int:
         pr = phys_at(region, offset)

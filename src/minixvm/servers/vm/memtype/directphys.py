@@ -19,6 +19,7 @@ class DirectPhys(MemType):
     """``param`` is the physical address the region starts at."""
 
     name = "directphys"
+    owns_memory = False
 
     def pagefault(self, vm: VM, region: Region, offset: int, write: bool) -> int:
         pr = phys_at(region, offset)
