@@ -1,6 +1,7 @@
 """Error numbers (MINIX 3, 2010 values) and the small exception hierarchy.
 
-Inside the system, calls answer with OK or a negative errno, as in MINIX.
+Inside the system, calls answer with OK or a negative errno, as in MINIX
+(a handler deep in a call may raise RequestError; its dispatcher answers).
 At the Python boundary (the System object and the libc of Python programs)
 a failure becomes a MinixError carrying the positive errno.
 """
@@ -132,6 +133,17 @@ def check(result: int, what: str = "") -> int:
     if result < 0:
         raise MinixError(result, what)
     return result
+
+
+class RequestError(Exception):
+    """A request (a kernel call, or a request to a server) fails with
+    ``errno`` (positive): its handler raises this, the one dispatcher that
+    catches it answers -errno. Not a MinixError: a dispatcher must never
+    turn a failure at the Python boundary, or a panic, into a reply."""
+
+    def __init__(self, errno: int) -> None:
+        super().__init__(errno)
+        self.errno = errno
 
 
 class KernelPanic(RuntimeError):

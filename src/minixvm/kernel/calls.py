@@ -1,7 +1,7 @@
 """The kernel-call table: permission check, dispatch, restart after VM.
 
 Each process may make only the calls in its privilege's call mask (EPERM
-otherwise). A handler either returns a result, raises CallError, or raises
+otherwise). A handler either returns a result, raises RequestError, or raises
 VMSuspend when it touched memory VM must first make present; the caller
 then waits for VM and the call runs again from the start (handlers are
 written to be restartable).
@@ -9,20 +9,23 @@ written to be restartable).
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from minixvm.errors import EBADREQUEST, EPERM, OK
+from minixvm.errors import EBADREQUEST, EPERM, OK, RequestError
 from minixvm.include import com
 from minixvm.include.ipc import Message, layout_of
 from minixvm.kernel import copy, grants, proccalls, safecopy, safemap, signals
-from minixvm.kernel.exceptions import CallError, VMSuspend
+from minixvm.kernel.exceptions import VMSuspend
 from minixvm.kernel.proc import Proc
 
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
 
+
+_M_TYPE = struct.Struct("<i")
 
 # Each handler takes its call's layout (include/com.py).
 Handler = Callable[["Kernel", Proc, Any], int]
@@ -59,13 +62,14 @@ class KernelCalls:
             com.SYS_SAFEREVMAP: safemap.do_saferevmap,
             com.SYS_SAFEUNMAP: safemap.do_safeunmap,
         }
+        self._layouts = {call_nr: layout_of(call_nr) for call_nr in self.table}
 
     def call(self, caller: Proc, buf: bytearray) -> int:
         """Run the kernel call in message ``buf`` (its m_type) for ``caller``: the
         reply fields are written into ``buf``, the result (OK or -errno) into
         its m_type and returned."""
-        call_nr = Message.view(buf).m_type
-        m = layout_of(call_nr).view(buf)
+        call_nr: int = _M_TYPE.unpack_from(buf, 4)[0]
+        m = self._layouts.get(call_nr, Message).view(buf)
         request = bytes(buf) if self.k.trace.enabled else b""
         self.k.clock.kernel_work(caller)
         self.counts[call_nr] += 1
@@ -84,7 +88,7 @@ class KernelCalls:
         while True:
             try:
                 return handler(self.k, caller, m)
-            except CallError as e:
+            except RequestError as e:
                 return -e.errno
             except VMSuspend as req:
                 r = self.k.vmctl.memreq(caller, req)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EDOM, EFAULT, EINVAL, OK
+from minixvm.errors import EDOM, EFAULT, EINVAL, OK, RequestError
 from minixvm.include.com import SELF, SysCopy, SysMemset, SysUmap
-from minixvm.kernel.exceptions import CallError
 from minixvm.kernel.proc import Proc
 
 if TYPE_CHECKING:
@@ -19,20 +18,20 @@ def endpoint_proc(k: Kernel, caller: Proc, e: int) -> Proc:
         return caller
     p = k.procs.isokendpt(e)
     if p is None:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     return p
 
 
 def check_phys(k: Kernel, addr: int, n: int) -> None:
     """EFAULT unless [addr, addr+n) lies in RAM."""
     if addr < 0 or n < 0 or addr + n > k.ram.size:
-        raise CallError(EFAULT)
+        raise RequestError(EFAULT)
 
 
 def do_vircopy(k: Kernel, caller: Proc, m: SysCopy) -> int:
     """SYS_VIRCOPY: copy between the virtual memory of two processes."""
     if m.bytes <= 0:
-        raise CallError(EDOM)
+        raise RequestError(EDOM)
     src = endpoint_proc(k, caller, m.src_ep)
     dst = endpoint_proc(k, caller, m.dst_ep)
     k.memory.copy(src, m.src_addr, dst, m.dst_addr, m.bytes)
@@ -59,6 +58,6 @@ def do_umap(k: Kernel, caller: Proc, m: SysUmap) -> int:
     p = endpoint_proc(k, caller, m.endpoint)
     pieces = k.memory.pieces(p, m.addr, max(m.bytes, 1), write=False)
     if len(pieces) != 1:
-        raise CallError(EFAULT)
+        raise RequestError(EFAULT)
     m.phys = pieces[0][0]
     return OK

@@ -1,14 +1,6 @@
-"""How a kernel call's handler stops early: an error, or a wait for VM."""
+"""How a kernel call's handler waits for VM (an error is errors.RequestError)."""
 
 from __future__ import annotations
-
-
-class CallError(Exception):
-    """The kernel call fails with ``errno`` (positive); the caller sees -errno."""
-
-    def __init__(self, errno: int) -> None:
-        super().__init__(errno)
-        self.errno = errno
 
 
 class VMSuspend(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, ELOOP, EPERM, OK
+from minixvm.errors import EINVAL, ELOOP, EPERM, OK, RequestError
 from minixvm.include.com import ANY, VFS_PROC_NR, SysSetgrant
 from minixvm.include.grant import (
     CPF_DIRECT,
@@ -25,7 +25,6 @@ from minixvm.include.grant import (
     GrantEntry,
     signed,
 )
-from minixvm.kernel.exceptions import CallError
 from minixvm.kernel.proc import Proc
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ def read_grant(k: Kernel, granter: Proc, grant: int) -> GrantEntry:
     """The entry for ``grant`` in ``granter``'s table; EPERM if there is none."""
     index = GRANT_IDX(grant)
     if not granter.priv.grant_table or index >= granter.priv.grant_entries:
-        raise CallError(EPERM)
+        raise RequestError(EPERM)
     addr = granter.priv.grant_table + index * GRANT_ENTRY_SIZE
     return GrantEntry.unpack(k.memory.read(granter, addr, GRANT_ENTRY_SIZE))
 
@@ -56,47 +55,47 @@ def verify_grant(
     k: Kernel, granter_e: int, grantee_e: int, grant: int, nbytes: int, access: int, offset: int
 ) -> Granted:
     """Check that ``grantee_e`` may access ``nbytes`` at ``offset`` of grant
-    ``grant`` of ``granter_e`` with ``access``; raise CallError otherwise."""
+    ``grant`` of ``granter_e`` with ``access``; raise RequestError otherwise."""
     chain: list[tuple[int, int]] = []
     while True:
         granter = k.procs.isokendpt(granter_e)
         if granter is None or grant < 0:
-            raise CallError(EINVAL)
+            raise RequestError(EINVAL)
         g = read_grant(k, granter, grant)
         if g.flags & (CPF_USED | CPF_VALID) != CPF_USED | CPF_VALID or g.seq != GRANT_SEQ(grant):
-            raise CallError(EPERM)
+            raise RequestError(EPERM)
         chain.append((granter_e, grant))
         if not g.flags & CPF_INDIRECT:
             break
         if len(chain) > MAX_INDIRECTION:
-            raise CallError(ELOOP)
+            raise RequestError(ELOOP)
         if signed(g.w0) not in (grantee_e, ANY):
-            raise CallError(EPERM)
+            raise RequestError(EPERM)
         grantee_e, granter_e, grant = granter_e, signed(g.w1), signed(g.w2)
     if g.flags & access != access:
-        raise CallError(EPERM)
+        raise RequestError(EPERM)
     if g.flags & CPF_DIRECT:
         who_to, start, length = signed(g.w0), g.w1, g.w2
     elif g.flags & CPF_MAGIC:
         if granter.nr != VFS_PROC_NR:
-            raise CallError(EPERM)
+            raise RequestError(EPERM)
         who_to, start, length = signed(g.w1), g.w2, g.w3
         granter = k.procs.isokendpt(signed(g.w0))
         if granter is None:
-            raise CallError(EPERM)
+            raise RequestError(EPERM)
     else:
-        raise CallError(EPERM)
+        raise RequestError(EPERM)
     if start + length > 1 << 32 or who_to not in (grantee_e, ANY):
-        raise CallError(EPERM)
+        raise RequestError(EPERM)
     if offset < 0 or nbytes < 0 or offset + nbytes > length:
-        raise CallError(EPERM)
+        raise RequestError(EPERM)
     return Granted(granter, start + offset, tuple(chain))
 
 
 def do_setgrant(k: Kernel, caller: Proc, m: SysSetgrant) -> int:
     """SYS_SETGRANT: announce the caller's grant table (address, entry count)."""
     if not 0 <= m.entries <= MAX_GRANT_ENTRIES or m.addr < 0:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     caller.priv.grant_table = m.addr if m.entries else 0
     caller.priv.grant_entries = m.entries
     return OK

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EFAULT
+from minixvm.errors import EFAULT, RequestError
 from minixvm.include.com import VMPTYPE_CHECK
 from minixvm.include.ipc import MESSAGE_SIZE
-from minixvm.kernel.exceptions import CallError, VMSuspend
+from minixvm.kernel.exceptions import VMSuspend
 from minixvm.kernel.proc import Proc
 from minixvm.machine.mmu import PageFault
 from minixvm.machine.ram import PAGE_SIZE
@@ -61,7 +61,7 @@ class KernelMemory:
         """
         pagedir = self.pagedir(p)
         if vaddr < 0 or n < 0 or vaddr + n > ADDR_LIMIT or not pagedir:
-            raise CallError(EFAULT)
+            raise RequestError(EFAULT)
         try:
             return self.mmu.translate_range(pagedir, vaddr, n, write, True)
         except PageFault:

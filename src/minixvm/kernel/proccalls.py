@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import E2BIG, EINVAL, EPERM, OK
+from minixvm.errors import E2BIG, EINVAL, EPERM, OK, RequestError
 from minixvm.include.com import (
     DIAGCTL_CODE_DIAG,
     DIAGCTL_CODE_TRACE,
@@ -26,7 +26,6 @@ from minixvm.include.com import (
     SysTimes,
 )
 from minixvm.kernel.copy import endpoint_proc
-from minixvm.kernel.exceptions import CallError
 from minixvm.kernel.proc import (
     ALL_TRAPS,
     RTS_NO_PRIV,
@@ -58,7 +57,7 @@ def do_fork(k: Kernel, caller: Proc, m: SysFork) -> int:
     """
     parent = k.procs.isokendpt(m.parent)
     if parent is None or not 0 <= m.slot < k.procs.nr_procs:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     child = k.procs.slot(m.slot)
     if (
         child.alive
@@ -66,7 +65,7 @@ def do_fork(k: Kernel, caller: Proc, m: SysFork) -> int:
         or parent.context is None
         or parent.context.fork_entry is None
     ):
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     child.endpoint = k.procs.next_endpoint(child)
     child.name = parent.name
     # A system process's child is a user process until someone (RS) says otherwise.
@@ -97,7 +96,7 @@ def do_exec(k: Kernel, caller: Proc, m: SysExec) -> int:
     p = endpoint_proc(k, caller, m.endpoint)
     entry = k.texts.get(m.pc)
     if entry is None or p.nr < 0:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     name = k.memory.read(caller, m.name, P_NAME_LEN).split(b"\0", 1)[0]
     p.name = name.decode("latin-1")
     p.context = Context(entry=entry, data_base=m.data)
@@ -114,7 +113,7 @@ def do_clear(k: Kernel, caller: Proc, m: SysClear) -> int:
     """SYS_CLEAR: release the slot of an exiting process (PM, after VM freed it)."""
     p = endpoint_proc(k, caller, m.endpoint)
     if p.nr < 0 or p is caller:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     clear_proc(k, p)
     return OK
 
@@ -154,7 +153,7 @@ def do_privctl(k: Kernel, caller: Proc, m: SysPrivctl) -> int:
     elif req == SYS_PRIV_SET_USER:
         p.priv = Priv(traps=USER_TRAPS, calls=USER_CALLS)
     else:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     return OK
 
 
@@ -168,12 +167,12 @@ def do_getinfo(k: Kernel, caller: Proc, m: SysGetinfo) -> int:
         assert k.kinfo is not None
         data = k.kinfo.pack()
         if not caller.is_system:
-            raise CallError(EPERM)
+            raise RequestError(EPERM)
         if m.val_len < len(data):
-            raise CallError(E2BIG)
+            raise RequestError(E2BIG)
         k.memory.write(caller, m.val_ptr, data)
     else:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     return OK
 
 
@@ -193,7 +192,7 @@ def do_diagctl(k: Kernel, caller: Proc, m: SysDiagctl) -> int:
     """SYS_DIAGCTL: a system process's printf, shown on the console, or an
     event it reports for the trace."""
     if not 0 <= m.text_len <= DIAG_MAX or m.code not in (DIAGCTL_CODE_DIAG, DIAGCTL_CODE_TRACE):
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     text = k.memory.read(caller, m.text_addr, m.text_len).decode(errors="replace")
     if m.code == DIAGCTL_CODE_DIAG:
         k.console(text)

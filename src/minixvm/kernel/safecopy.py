@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EDOM, EINVAL, OK
+from minixvm.errors import EDOM, EINVAL, OK, RequestError
 from minixvm.include.com import SELF, VMPTYPE_COWMAP, VSCP_VEC, SysSafecopy, SysVsafecopy
 from minixvm.include.grant import CPF_READ, CPF_WRITE
-from minixvm.kernel.exceptions import CallError, VMSuspend
+from minixvm.kernel.exceptions import VMSuspend
 from minixvm.kernel.grants import verify_grant
 from minixvm.kernel.proc import Proc
 from minixvm.machine.ram import PAGE_SIZE
@@ -32,7 +32,7 @@ def safecopy(
 ) -> None:
     """Copy ``nbytes`` between ``caller``'s ``addr`` and the granted memory."""
     if nbytes == 0:
-        raise CallError(EDOM)
+        raise RequestError(EDOM)
     access = CPF_WRITE if to_granter else CPF_READ
     g = verify_grant(k, granter_e, caller.endpoint, grant, nbytes, access, offset)
     if to_granter:
@@ -67,7 +67,7 @@ def cow_copy(
                   ep2=src.endpoint, addr2=src_addr + head),
     )
     if r != OK:
-        raise CallError(-r)
+        raise RequestError(-r)
 
 
 def do_safecopy_from(k: Kernel, caller: Proc, m: SysSafecopy) -> int:
@@ -90,12 +90,12 @@ def do_vsafecopy(k: Kernel, caller: Proc, m: SysVsafecopy) -> int:
     (src endpoint, dst endpoint, grant, offset, address, bytes).
     """
     if not 0 <= m.vec_size <= VSCP_MAX:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     raw = k.memory.read(caller, m.vec_addr, m.vec_size * VSCP_VEC.size)
     vector = list(VSCP_VEC.iter_unpack(raw))
     for i, (src_e, dst_e, grant, offset, address, nbytes) in enumerate(vector):
         if (src_e == SELF) == (dst_e == SELF):
-            raise CallError(EINVAL)
+            raise RequestError(EINVAL)
         m.done = i
         to_granter = src_e == SELF
         granter = dst_e if to_granter else src_e

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EBUSY, EFAULT, EINVAL, OK
+from minixvm.errors import EBUSY, EFAULT, EINVAL, OK, RequestError
 from minixvm.include.com import (
     VMPTYPE_SMAP,
     VMPTYPE_SUNMAP,
@@ -21,7 +21,7 @@ from minixvm.include.com import (
     SysSafeunmap,
 )
 from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
-from minixvm.kernel.exceptions import CallError, VMSuspend
+from minixvm.kernel.exceptions import VMSuspend
 from minixvm.kernel.grants import verify_grant
 from minixvm.kernel.proc import Proc
 from minixvm.machine.ram import PAGE_SIZE
@@ -79,21 +79,21 @@ class SafeMaps:
 
 def _check_pages(*values: int) -> None:
     if any(v % PAGE_SIZE for v in values):
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
 
 
 def do_safemap(k: Kernel, caller: Proc, m: SysSafemap) -> int:
     """SYS_SAFEMAP: map ``m.bytes`` of a grant at the caller's ``m.address``."""
     access = CPF_MAP | CPF_READ | (CPF_WRITE if m.writable else 0)
     if m.bytes <= 0:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     _check_pages(m.address, m.bytes, m.offset)
     g = verify_grant(k, m.granter, caller.endpoint, m.grant, m.bytes, access, m.offset)
     _check_pages(g.addr)
     if g.granter is caller:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     if len(k.safemaps.entries) >= NR_MAP_ENTRIES:
-        raise CallError(EBUSY)
+        raise RequestError(EBUSY)
     r = k.vmctl.memreq(
         caller,
         VMSuspend(VMPTYPE_SMAP, caller.endpoint, m.address, m.bytes, bool(m.writable),
@@ -130,7 +130,7 @@ def do_safeunmap(k: Kernel, caller: Proc, m: SysSafeunmap) -> int:
     hits = [r for r in k.safemaps.entries
             if r.grantee == caller.endpoint and r.grantee_addr == m.address]
     if not hits:
-        raise CallError(EFAULT)
+        raise RequestError(EFAULT)
     result = OK
     for rec in hits:
         r = k.safemaps.unmap(caller, rec)

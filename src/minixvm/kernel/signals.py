@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, OK
+from minixvm.errors import EINVAL, OK, RequestError
 from minixvm.include.com import NONE, PM_PROC_NR, SYSTEM, SysGetksig, SysSig
 from minixvm.include.signal import _NSIG
-from minixvm.kernel.exceptions import CallError
 from minixvm.kernel.proc import RTS_SIG_PENDING, RTS_SIGNALED, Proc
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ def do_kill(k: Kernel, caller: Proc, m: SysSig) -> int:
     """SYS_KILL: post a signal to a process."""
     p = k.procs.isokendpt(m.endpoint)
     if p is None or p.nr < 0 or not 0 < m.sig < _NSIG:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     cause_sig(k, p, m.sig)
     return OK
 
@@ -52,7 +51,7 @@ def do_endksig(k: Kernel, caller: Proc, m: SysSig) -> int:
     """SYS_ENDKSIG: PM is done with a process's signals; it may run again."""
     p = k.procs.isokendpt(m.endpoint)
     if p is None or not p.rts_flags & RTS_SIGNALED:
-        raise CallError(EINVAL)
+        raise RequestError(EINVAL)
     if not p.rts_flags & RTS_SIG_PENDING:
         k.sched.rts_unset(p, RTS_SIGNALED)
     return OK

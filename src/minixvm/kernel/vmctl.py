@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EFAULT, EINVAL, ESRCH, OK
+from minixvm.errors import EFAULT, EINVAL, ESRCH, OK, RequestError
 from minixvm.include.com import (
     SELF,
     SYSTEM,
@@ -27,7 +27,7 @@ from minixvm.include.com import (
     VMCTL_SETADDRSPACE,
     SysVmctl,
 )
-from minixvm.kernel.exceptions import CallError, VMSuspend
+from minixvm.kernel.exceptions import VMSuspend
 from minixvm.kernel.proc import RTS_PAGEFAULT, RTS_VMREQUEST, Proc, VMRequest
 from minixvm.machine.mmu import PageFault
 
@@ -96,15 +96,15 @@ class VMCtl:
             return self._memreq_get(m)
         p = caller if m.who == SELF else self.k.procs.isokendpt(m.who)
         if p is None:
-            raise CallError(EINVAL)
+            raise RequestError(EINVAL)
         if param == VMCTL_CLEAR_PAGEFAULT:
             if not p.rts_flags & RTS_PAGEFAULT:
-                raise CallError(EINVAL)
+                raise RequestError(EINVAL)
             p.pagefault = None
             self.k.sched.rts_unset(p, RTS_PAGEFAULT)
         elif param == VMCTL_MEMREQ_REPLY:
             if p.vmrequest is None or not p.rts_flags & RTS_VMREQUEST:
-                raise CallError(EINVAL)
+                raise RequestError(EINVAL)
             p.vmrequest.result = m.result
             self.k.sched.rts_unset(p, RTS_VMREQUEST)
         elif param == VMCTL_SETADDRSPACE:
@@ -116,7 +116,7 @@ class VMCtl:
             self.k.memory.pagedirs_base = m.value << 22
             self.k.memory.pagedirs_cr3 = caller.cr3
         else:
-            raise CallError(EINVAL)
+            raise RequestError(EINVAL)
         return OK
 
     def _get_pagefault(self, m: SysVmctl) -> int:

@@ -206,8 +206,8 @@ class Process:
         """Write bytes to the console through a grant on a buffer in our memory."""
         if not self._stdio:
             self._stdio = self.mmap(STDIO_BUF)
-            self._stdio_grant = self.sys.grants.cpf_grant_direct(
-                TTY_PROC_NR, self._stdio, STDIO_BUF, CPF_READ)
+            self._stdio_grant = check(self.sys.grants.cpf_grant_direct(
+                TTY_PROC_NR, self._stdio, STDIO_BUF, CPF_READ), "write")
         done = 0
         while done < len(data):
             chunk = data[done : done + STDIO_BUF]

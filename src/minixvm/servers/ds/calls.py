@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from minixvm.errors import EEXIST, EINVAL, ENOMEM, EPERM, ESRCH, OK
+from minixvm.errors import EEXIST, EINVAL, ENOMEM, EPERM, ESRCH, OK, RequestError
 from minixvm.include.com import _ENDPOINT_P, NR_PROCS
 from minixvm.include.ds import (
     DS_CHECK,
@@ -38,7 +38,6 @@ from minixvm.include.ds import (
     DsRetrieveLabel,
     DsSnapshot,
 )
-from minixvm.servers.ds.request import RequestError
 from minixvm.servers.ds.store import Entry, Store
 from minixvm.servers.ds.subscribe import do_check, do_subscribe, update_subscribers
 from minixvm.servers.ds.values import PUBLISH, RETRIEVE, release, take_snapshot

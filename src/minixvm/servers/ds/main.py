@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from minixvm.errors import EINVAL, ENOMEM, OK
+from minixvm.errors import EINVAL, ENOMEM, OK, RequestError
 from minixvm.include.ds import DS_MAX_KEYLEN, DS_MAX_STRLEN, DSF_KNOWN, NR_DS_KEYS, DsRequest
 from minixvm.include.ipc import Message
 from minixvm.include.vm import VM_MUNMAP
 from minixvm.lib.sys import SysLib
 from minixvm.servers.ds.calls import CALLS, map_service
-from minixvm.servers.ds.request import RequestError, check, page_ceil
+from minixvm.servers.ds.request import check, page_ceil
 from minixvm.servers.ds.store import Store
 
 

@@ -8,16 +8,8 @@ so a handler checks their values, never their presence.
 
 from __future__ import annotations
 
-from minixvm.errors import OK
+from minixvm.errors import OK, RequestError
 from minixvm.machine.ram import PAGE_SIZE
-
-
-class RequestError(Exception):
-    """The request fails with ``errno`` (positive); the reply carries -errno."""
-
-    def __init__(self, errno: int) -> None:
-        super().__init__(errno)
-        self.errno = errno
 
 
 def check(r: int) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EAGAIN, EEXIST, EINVAL, ENOENT, ESRCH, OK
+from minixvm.errors import EAGAIN, EEXIST, EINVAL, ENOENT, ESRCH, OK, RequestError
 from minixvm.include.ds import (
     DSF_INITIAL,
     DSF_OVERWRITE,
@@ -22,7 +22,6 @@ from minixvm.include.ds import (
     DsCheck,
     DsKeyRequest,
 )
-from minixvm.servers.ds.request import RequestError
 from minixvm.servers.ds.store import Entry, Subscription
 
 if TYPE_CHECKING:

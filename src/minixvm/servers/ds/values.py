@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EINVAL, OK
+from minixvm.errors import EINVAL, OK, RequestError
 from minixvm.include.ds import (
     DS_MAX_STRLEN,
     DSF_TYPE_LABEL,
@@ -36,7 +36,7 @@ from minixvm.include.ds import (
 )
 from minixvm.include.grant import CPF_MAP, CPF_READ
 from minixvm.machine.ram import PAGE_SIZE
-from minixvm.servers.ds.request import RequestError, check, page_ceil
+from minixvm.servers.ds.request import check, page_ceil
 from minixvm.servers.ds.store import Entry
 
 if TYPE_CHECKING:

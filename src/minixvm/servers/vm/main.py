@@ -267,8 +267,10 @@ class VM:
 
     def trace(self, kind: str, endpoint: int, text: str) -> None:
         """A line in the system trace about process ``endpoint`` (the kernel
-        keeps the trace: a kernel call)."""
-        self.sys.trace(kind, endpoint, text)
+        keeps the trace: a kernel call, made only when the kernel said at
+        boot that it traces)."""
+        if self.kinfo.trace:
+            self.sys.trace(kind, endpoint, text)
 
     # -- physical memory --------------------------------------------------------------
 
