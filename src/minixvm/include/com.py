@@ -173,7 +173,7 @@ class SysFork(Message):
 @layout(SYS_EXEC)
 class SysExec(Message):
     endpoint = m1_i1  # PR_ENDPT
-    data = m1_p1  # PR_STACK_PTR: a Python process's static data page
+    sp = m1_p1  # PR_STACK_PTR (a Python process: its static data page)
     name = m1_p2  # PR_NAME_PTR: the program's name, in the caller's memory
     pc = m1_p3  # PR_IP_PTR: where it starts (a loaded Python text)
 

@@ -99,7 +99,7 @@ def do_exec(k: Kernel, caller: Proc, m: SysExec) -> int:
         raise RequestError(EINVAL)
     name = k.memory.read(caller, m.name, P_NAME_LEN).split(b"\0", 1)[0]
     p.name = name.decode("latin-1")
-    p.context = Context(entry=entry, data_base=m.data)
+    p.context = Context(entry=entry, data_base=m.sp)
     p.priv.grant_table = p.priv.grant_entries = 0
     k.sched.drop_greenlet(p)
     p.getfrom_e = NONE

@@ -107,11 +107,12 @@ class SysLib:
     def sys_fork(self, parent: int, slot: int) -> Message:
         return self.kernel_call(com.SYS_FORK, parent=parent, slot=slot)
 
-    def sys_exec(self, endpoint: int, pc: int, name: str, data: int) -> int:
-        """Start Python text ``pc`` in ``endpoint``, named ``name``, its static data at ``data``."""
+    def sys_exec(self, endpoint: int, pc: int, name: str, sp: int) -> int:
+        """Start ``endpoint`` at ``pc`` with stack pointer ``sp``, named ``name``
+        (for a Python text, ``sp`` is its static data page)."""
         self.mem_write(self._static, name.encode("latin-1", errors="replace")[:15] + b"\0")
         return self.kernel_call(com.SYS_EXEC, endpoint=endpoint, pc=pc, name=self._static,
-                                data=data).m_type
+                                sp=sp).m_type
 
     def sys_clear(self, endpoint: int) -> int:
         return self.kernel_call(com.SYS_CLEAR, endpoint=endpoint).m_type

@@ -66,7 +66,7 @@ def do_exec(pm: PM, mp: MProc, m: Message) -> Message | None:
     )
     # Past this point there is no way back: the old image is gone.
     if libexec_load(info) != OK or pm.sys.sys_exec(mp.endpoint, pc=info.pc, name=name,
-                                                     data=PY_DATA_BASE) != OK:
+                                                     sp=PY_DATA_BASE) != OK:
         exit_proc(pm, mp, W_EXITCODE(0, SIGKILL))
         return SUSPEND
     mp.name = name
