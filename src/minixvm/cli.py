@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from minixvm.boot import System
-from minixvm.errors import KernelPanic, SystemHalted
+from minixvm.errors import KernelPanic, MinixError, SystemHalted
 from minixvm.programs.demo import DEMO
+
+# The i386 programs built from userland/ (committed beside their sources).
+USERLAND_BIN = Path(__file__).resolve().parents[2] / "userland" / "bin"
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
@@ -38,6 +42,44 @@ def cmd_boot(args: argparse.Namespace) -> int:
         out.print(f"[bold red]demo programs failed: {', '.join(failed)}[/]")
         return 1
     return 0
+
+
+def builtin_programs() -> list[str]:
+    """The names of the built-in programs (the ELF files in userland/bin)."""
+    return sorted(p.name for p in USERLAND_BIN.glob("*") if p.is_file()
+                  and p.read_bytes()[:4] == b"\x7fELF")
+
+
+def builtin_program(name: str) -> Path | None:
+    """A program of the built-in set, by name."""
+    return USERLAND_BIN / name if name in builtin_programs() else None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run an i386 ELF program; print its output; exit with its status."""
+    out = Console(highlight=False)
+    path = Path(args.program)
+    if not path.is_file():
+        found = builtin_program(args.program)
+        if found is None:
+            out.print(f"[bold red]minixvm: {args.program}: no such file or built-in program[/]")
+            return 2
+        path = found
+    trace_sink = (lambda line: out.print(line, style="dim", markup=False)) if args.trace else None
+    try:
+        with System.boot(ram=args.ram, trace=args.trace, trace_sink=trace_sink) as system:
+            image = f"/bin/{path.name}"
+            system.install(image, path.read_bytes())
+            code = system.exec(image, [path.name, *args.args])
+            out.print(system.console.text, end="", markup=False)
+    except (KernelPanic, SystemHalted) as e:
+        out.print(f"[bold red]minixvm: the system stopped: {e}[/]")
+        return 1
+    except (ValueError, MinixError) as e:
+        out.print(f"[bold red]minixvm: {e}[/]")
+        return 2
+    # A signal's death, as a shell reports it.
+    return code if code >= 0 else 128 - code
 
 
 def summary(system: System, handles: list) -> Table:
@@ -68,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--sanity", action="store_true",
                       help="run VM's full sanity check after every request")
     boot.set_defaults(func=cmd_boot)
+    run = sub.add_parser("run", help="run an i386 ELF program (a file, or a built-in one)")
+    run.add_argument("program", help="an ELF file, or a built-in program: "
+                     + ", ".join(builtin_programs()))
+    run.add_argument("args", nargs="*", help="its arguments (after -- if one starts with -)")
+    run.add_argument("--ram", default="64M", help="memory size (default 64M)")
+    run.add_argument("--trace", action="store_true", help="print every event as it happens")
+    run.set_defaults(func=cmd_run)
     args = parser.parse_args(argv)
     return args.func(args)
 

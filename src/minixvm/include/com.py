@@ -168,6 +168,9 @@ class SysFork(Message):
     parent = m1_i1  # PR_ENDPT
     slot = m1_i2  # PR_SLOT
     child_ep = m1_i3  # reply
+    # Reply, PR_FORK_MSGADDR: where the parent's pending reply goes (a CPU
+    # process's message in its memory; 0 for a Python process).
+    msgaddr = m1_p1
 
 
 @layout(SYS_EXEC)
@@ -206,7 +209,8 @@ class SysGetksig(Message):
 
 @layout(SYS_MEMSET)
 class SysMemset(Message):
-    addr = m2_p1  # MEM_PTR (physical)
+    process = m2_i1  # MEM_PROCESS: whose virtual memory, or NONE for physical memory
+    addr = m2_p1  # MEM_PTR
     bytes = m2_l1  # MEM_COUNT
     pattern = m2_l2  # MEM_PATTERN
 

@@ -13,12 +13,11 @@ from minixvm.include.ipc import (
     layout,
     m1_i1,
     m1_i2,
+    m1_i3,
     m1_p1,
     m1_p2,
     m2_i1,
     m2_p1,
-    m3_ca1,
-    m3_i1,
     register_names,
 )
 
@@ -60,10 +59,7 @@ class PmWaitpid(Message):
 
 @layout(PM_BRK)
 class PmBrk(Message):
-    addr = m1_p1  # PMBRK_ADDR: the new break
-    # The break libc has now (its _brksize): VM grows or shrinks the region
-    # that ends there, not whatever lies below the new break.
-    old = m1_p2
+    addr = m1_p1  # PMBRK_ADDR: the new break (PM knows the old one)
     brk = m2_p1  # reply (reply_ptr): the new break
 
 
@@ -80,9 +76,17 @@ class PmKill(Message):
     sig = m1_i2  # 0: only check that the process exists
 
 
+PATH_MAX = 255  # <limits.h>: the longest path, its NUL included
+
+
 @layout(PM_EXEC)
 class PmExec(Message):
-    """A Python program image; no reply on success."""
+    """EXEC (libc execve): the program at ``path`` replaces the caller's,
+    starting on the initial stack ``frame`` (reference A7); both lie in the
+    caller's memory. No reply on success."""
 
-    image = m3_i1  # the image number the System loaded the program under
-    name = m3_ca1  # the new program's name (at most 15 characters)
+    path_len = m1_i1  # strlen(path) + 1
+    frame_len = m1_i2
+    flags = m1_i3  # PMEXEC_FLAGS: 0, no AuxInfo or name space in the frame
+    path = m1_p1
+    frame = m1_p2

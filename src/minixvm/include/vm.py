@@ -71,6 +71,9 @@ VMIW_REGION = 3
 # VM_PROCCTL parameters.
 VMPPARAM_CLEAR = 1
 VMPPARAM_HANDLEMEM = 2
+# minixvm's own: an exec caller takes write permission from a segment it has
+# loaded without PF_W (whole regions only), so .text and .rodata are read-only.
+VMPPARAM_PROTECT = 3
 
 # The yielded-block cache's "no block" id (all ones, 64 bit).
 VM_BLOCKID_NONE = (1 << 64) - 1

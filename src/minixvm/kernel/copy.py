@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EDOM, EFAULT, EINVAL, OK, RequestError
-from minixvm.include.com import SELF, SysCopy, SysMemset, SysUmap
+from minixvm.include.com import NONE, SELF, SysCopy, SysMemset, SysUmap
 from minixvm.kernel.proc import Proc
 
 if TYPE_CHECKING:
@@ -47,9 +47,18 @@ def do_physcopy(k: Kernel, caller: Proc, m: SysCopy) -> int:
 
 
 def do_memset(k: Kernel, caller: Proc, m: SysMemset) -> int:
-    """SYS_MEMSET: fill physical memory with a byte."""
-    check_phys(k, m.addr, m.bytes)
-    k.ram.fill(m.addr, m.bytes, m.pattern & 0xFF)
+    """SYS_MEMSET: fill physical memory (``m.process`` NONE) or a process's
+    virtual memory (libexec's clearmem, 769af5727) with a byte."""
+    if m.process == NONE:
+        check_phys(k, m.addr, m.bytes)
+        k.ram.fill(m.addr, m.bytes, m.pattern & 0xFF)
+        return OK
+    if m.bytes < 0:
+        raise RequestError(EINVAL)
+    p = endpoint_proc(k, caller, m.process)
+    pieces = k.memory.pieces(p, m.addr, m.bytes, write=True)
+    for addr, n in pieces:
+        k.ram.fill(addr, n, m.pattern & 0xFF)
     return OK
 
 

@@ -105,11 +105,24 @@ class IPC:
             return -EFAULT
         if call in (SEND, SENDNB):
             return self.send(caller, endpoint, memory.msg_read(caller, msg_addr), call == SENDNB)
+        # Where the answer goes: a fork copies this, and VM makes it writable
+        # in parent and child (the reply may land in a copy-on-write page).
+        caller.msg_addr = msg_addr
         if call == SENDREC:
             r, reply = self.sendrec(caller, endpoint, memory.msg_read(caller, msg_addr))
         else:
             r, reply = self.receive(caller, endpoint)
-        if reply is not None and not memory.msg_write(caller, msg_addr, reply):
+        return self._delivered(caller, r, reply)
+
+    def complete_trap(self, p: Proc) -> int:
+        """The result of the trap a forked CPU child was created inside: its
+        copy of the parent's reply, delivered while it had not yet run."""
+        reply, p.delivered = p.delivered, None
+        return self._delivered(p, p.ipc_result, reply)
+
+    def _delivered(self, p: Proc, r: int, reply: bytes | None) -> int:
+        msg_addr, p.msg_addr = p.msg_addr, 0
+        if reply is not None and not self.k.memory.msg_write(p, msg_addr, reply):
             return -EFAULT
         return r
 

@@ -33,7 +33,9 @@ from minixvm.kernel.safemap import SafeMaps
 from minixvm.kernel.sched import Scheduler
 from minixvm.kernel.trace import Trace
 from minixvm.kernel.trap import Entry
+from minixvm.kernel.usermode import user_mode
 from minixvm.kernel.vmctl import VMCtl
+from minixvm.machine.cpu import CPU
 from minixvm.machine.mmu import MMU, PTE_G, PTE_P, PTE_PS, PTE_U, PTE_W
 from minixvm.machine.ram import PAGE_SIZE, RAM
 
@@ -87,6 +89,8 @@ class Kernel:
         # Python program texts loaded into the machine, by the address that
         # SYS_EXEC names as the program counter (as boot modules are loaded).
         self.texts: dict[int, Entry] = {}
+        self.user_mode = user_mode(self)
+        self._cpu: CPU | None = None
         for nr, name in TASK_NAMES.items():
             t = self.procs.slot(nr)
             t.name, t.endpoint, t.rts_flags, t.priority = name, nr, RTS_PROC_STOP, TASK_Q
@@ -150,6 +154,20 @@ class Kernel:
             pagedir + (boot >> 22) * 4, boot | PTE_P | PTE_W | PTE_U | PTE_PS | PTE_G
         )
         return pdes
+
+    @property
+    def cpu(self) -> CPU:
+        """The machine's CPU (made when the first i386 program runs)."""
+        if self._cpu is None:
+            self._cpu = CPU(self.ram, self.mmu)
+        return self._cpu
+
+    def close(self) -> None:
+        """Stop every process and let go of RAM."""
+        self.sched.close()
+        if self._cpu is not None:
+            self._cpu.close()
+            self._cpu = None
 
     def load_text(self, entry: Entry) -> int:
         """Load a Python program text; the address SYS_EXEC starts it at."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from greenlet import greenlet
 
     from minixvm.kernel.trap import Entry
+    from minixvm.machine.cpu import Registers
 
 # Runtime flags: a process runs only when none is set (MINIX p_rts_flags).
 RTS_SLOT_FREE = 0x01
@@ -112,8 +113,16 @@ class Context:
     entry: Entry
     data_base: int
     fork_entry: Entry | None = None
+    # A CPU process: its registers (its entry is the kernel's user-mode loop),
+    # and whether it is still inside the trap its parent made (a forked child).
+    regs: Registers | None = None
+    in_trap: bool = False
 
     def for_child(self) -> Context:
+        """The child's context: a CPU process's registers are copied, a Python
+        process's child starts at the fork entry libc set."""
+        if self.regs is not None:
+            return Context(self.entry, self.data_base, regs=self.regs.copy(), in_trap=True)
         if self.fork_entry is None:
             raise ValueError("fork without a child entry point")
         return Context(entry=self.fork_entry, data_base=self.data_base)
@@ -156,6 +165,8 @@ class Proc:
     # (the trace shows the reply in that request's layout).
     request_type: int = 0
     delivered: bytes | None = None
+    # A CPU process blocked in an IPC trap: where its message is.
+    msg_addr: int = 0
     ipc_result: int = 0
     caller_q: deque[Proc] = field(default_factory=deque)
     notify_pending: set[int] = field(default_factory=set)

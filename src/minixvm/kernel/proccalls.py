@@ -39,6 +39,7 @@ from minixvm.kernel.proc import (
     Priv,
     Proc,
 )
+from minixvm.machine.cpu import Registers
 
 if TYPE_CHECKING:
     from minixvm.kernel.kernel import Kernel
@@ -59,11 +60,12 @@ def do_fork(k: Kernel, caller: Proc, m: SysFork) -> int:
     if parent is None or not 0 <= m.slot < k.procs.nr_procs:
         raise RequestError(EINVAL)
     child = k.procs.slot(m.slot)
+    context = parent.context
     if (
         child.alive
         or not parent.rts_flags & RTS_RECEIVING
-        or parent.context is None
-        or parent.context.fork_entry is None
+        or context is None
+        or (context.regs is None and context.fork_entry is None)
     ):
         raise RequestError(EINVAL)
     child.endpoint = k.procs.next_endpoint(child)
@@ -74,32 +76,40 @@ def do_fork(k: Kernel, caller: Proc, m: SysFork) -> int:
     if parent.is_system:
         child.priv.flags, child.priv.traps, child.priv.calls = 0, USER_TRAPS, USER_CALLS
         child.priority = USER_Q
-    child.context = parent.context.for_child()
+    child.context = context.for_child()
     child.cr3 = 0
     child.getfrom_e = parent.getfrom_e
     child.reply_pending = parent.reply_pending
     child.request_type = parent.request_type
+    child.msg_addr = parent.msg_addr
     child.rts_flags = RTS_RECEIVING
-    parent.context.fork_entry = None
+    context.fork_entry = None
     m.child_ep = child.endpoint
+    m.msgaddr = parent.msg_addr
     return OK
 
 
 def do_exec(k: Kernel, caller: Proc, m: SysExec) -> int:
-    """SYS_EXEC: process ``m.endpoint`` starts the Python text at ``m.pc``,
-    named by the string at ``m.name`` in the caller's memory.
+    """SYS_EXEC: process ``m.endpoint`` starts at ``m.pc`` with stack pointer
+    ``m.sp``, named by the string at ``m.name`` in the caller's memory: a
+    Python text if ``m.pc`` is one the kernel loaded, else an i386 program
+    on the CPU (only EIP and ESP are set, as MINIX's arch_pre_exec).
 
     Its old execution is discarded (exec does not return), any wait for a
     reply is cancelled, and it runs as soon as nothing else stops it. Its
     grant table was in the old image: the new program has none.
     """
     p = endpoint_proc(k, caller, m.endpoint)
-    entry = k.texts.get(m.pc)
-    if entry is None or p.nr < 0:
+    if p.nr < 0:
         raise RequestError(EINVAL)
     name = k.memory.read(caller, m.name, P_NAME_LEN).split(b"\0", 1)[0]
     p.name = name.decode("latin-1")
-    p.context = Context(entry=entry, data_base=m.sp)
+    entry = k.texts.get(m.pc)
+    if entry is not None:
+        p.context = Context(entry=entry, data_base=m.sp)
+    else:
+        p.context = Context(k.user_mode, 0, regs=Registers(eip=m.pc, esp=m.sp))
+        k.cpu.flush_code()
     p.priv.grant_table = p.priv.grant_entries = 0
     k.sched.drop_greenlet(p)
     p.getfrom_e = NONE

@@ -9,7 +9,7 @@ every load and store goes through the MMU and may page-fault.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, overload
 
 from minixvm.errors import EINVAL, MinixError, check
@@ -20,6 +20,7 @@ from minixvm.include.grant import CPF_READ
 from minixvm.include.ipc import Message, msgname
 from minixvm.include.pm import (
     PM_BRK,
+    PM_EXEC,
     PM_EXIT,
     PM_FORK,
     PM_GETPID,
@@ -35,6 +36,7 @@ from minixvm.include.vm import (
     VM_MUNMAP,
 )
 from minixvm.kernel.trap import Entry, TrapPort
+from minixvm.lib.exec import build_frame
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 
@@ -138,6 +140,12 @@ class Process:
         self._brk, self._stdio, self._stdio_grant = parent._brk, parent._stdio, parent._stdio_grant
         return self
 
+    def execve(self, path: str, argv: Sequence[str] = (), env: Sequence[str] = ()) -> NoReturn:
+        """Replace this program by the one at ``path`` (an ELF file installed in
+        the system, or a Python program image); returns only by raising the
+        reason it failed."""
+        raise MinixError(execve(self.sys, path, argv, env), f"execve {path}")
+
     def exit(self, status: int = 0) -> NoReturn:
         """End this process with ``status``; never returns."""
         # C's exit(int): the status as a 32-bit int (PM keeps the low 8 bits).
@@ -188,7 +196,7 @@ class Process:
 
     def brk(self, addr: int) -> None:
         """Set the end of the heap."""
-        self._brk = self._pm(PM_BRK, addr=addr, old=self._brk).brk
+        self._brk = self._pm(PM_BRK, addr=addr).brk
 
     def sbrk(self, increment: int) -> int:
         """Move the end of the heap by ``increment``; the old end."""
@@ -236,6 +244,22 @@ class Process:
 def _int32(value: int) -> int:
     """``value`` converted to a C int, as a call's argument is."""
     return (value + 2**31) % 2**32 - 2**31
+
+
+def execve(sys: SysLib, path: str, argv: Sequence[str], envp: Sequence[str]) -> int:
+    """libc's execve: EXEC with the path and the initial stack frame in a
+    mapping of this process, given back if exec fails. Returns only on
+    failure: -errno."""
+    raw, frame = path.encode() + b"\0", build_frame(argv, envp)
+    size = len(raw) + len(frame)
+    buf = sys.minix_mmap(size)
+    if buf < 0:
+        return buf
+    sys.mem_write(buf, raw + frame)
+    r = sys.taskcall(PM_PROC_NR, PM_EXEC, path_len=len(raw), frame_len=len(frame), path=buf,
+                     frame=buf + len(raw)).m_type
+    sys.vm_call(VM_MUNMAP, addr=buf, len=size)
+    return r
 
 
 def program_entry(program: Program, report: Callable[[int, BaseException], None]) -> Entry:

@@ -1,75 +1,159 @@
-"""libexec: loading a new program image through the caller's callbacks.
+"""libexec: loading a program image through the exec caller's callbacks.
 
-The exec caller (PM for Python programs here; VFS and RS in MINIX) owns the
-whole sequence; VM knows nothing of exec. First the target is cleared, then
-every segment gets memory (third-party mmap) and its contents, then a stack
-is reserved below the stack top (seed 040362e37, 769af5727).
+The exec caller (PM here, until VFS and RS exist; VFS and RS in MINIX)
+owns the sequence and supplies every operation on the target as a
+callback (MINIX 3.2's ``struct exec_info``, 769af5727); VM knows nothing
+of exec. ``libexec_load`` checks everything that can fail because of the
+file or the frame first, then passes the point of no return (clearproc:
+the old image is gone), loads every segment and reserves the stack. A
+Python program is loaded the same way: its "file" is its one data page.
+
+The initial stack frame is built by the exec'ing program's libc with
+offsets from the frame's start (``build_frame``); libexec turns them into
+addresses where the frame lands (``libexec_patch_ptr``, reference A7).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from minixvm.errors import ENOMEM, OK
+from minixvm.errors import E2BIG, EINVAL, OK, MinixError
+from minixvm.include.arch import PY_DATA_BASE, VM_STACKTOP
+from minixvm.lib.elf import PF_R, PF_W, ElfImage, Segment, round_page, trunc_page
 from minixvm.machine.ram import PAGE_SIZE
 
-
-@dataclass(frozen=True)
-class Segment:
-    """A loadable piece of the image: memsz bytes at vaddr, the first
-    ``len(data)`` of them from the image, the rest zero."""
-
-    vaddr: int
-    memsz: int
-    data: bytes = b""
-    writable: bool = True
+DEFAULT_STACK_LIMIT = 64 << 20  # <minix/sys_config.h>
+ARG_MAX = 262144  # <sys/syslimits.h>: the largest initial stack frame
+PROC_NAME_LEN = 16
+WORD = struct.Struct("<I")
 
 
 @dataclass
 class ExecInfo:
-    """What to load, where, and how (MINIX struct exec_info)."""
+    """One exec (MINIX struct exec_info): set by the caller, results set by libexec."""
 
-    proc_e: int
-    name: str
-    segments: list[Segment]
-    pc: int  # where it starts (for a Python program: its image number)
-    stack_top: int
-    stack_size: int
-    # The caller's ways of doing things to the target.
-    clearproc: Callable[[ExecInfo], int]
-    allocmem_ondemand: Callable[[ExecInfo, int, int, bool], int]
-    allocmem_prealloc: Callable[[ExecInfo, int, int, bool], int]
-    copymem: Callable[[ExecInfo, int, bytes], int]
+    proc_e: int  # the process being exec'ed
+    progname: str
+    frame: bytes  # the initial stack frame; offsets in, addresses after loading
+    clearproc: Callable[[ExecInfo], int]  # wipe the target's address space
+    allocmem_prealloc: Callable[[ExecInfo, int, int], int]  # (vaddr, len): memory now
+    allocmem_ondemand: Callable[[ExecInfo, int, int], int]  # (vaddr, len): demand-zero
+    copymem: Callable[[ExecInfo, int, int, int], int]  # (file offset, vaddr, len)
+    clearmem: Callable[[ExecInfo, int, int], int]  # (vaddr, len): zero it
+    # (vaddr, len): take write permission away (a segment without PF_W, once
+    # loaded). Not MINIX's: its 2012 libexec left every segment writable.
+    protect: Callable[[ExecInfo, int, int], int]
+    stack_size: int = DEFAULT_STACK_LIMIT
+    # Results.
+    load_base: int = 0  # the lowest page loaded
+    pc: int = 0
+    stack_high: int = VM_STACKTOP
+    # The point of no return is passed: after a failure now the process
+    # has no image to go back to, and the caller must kill it.
+    partial: bool = False
+
+    @property
+    def user_top(self) -> int:
+        """Where the stack area begins: every segment must end below it."""
+        return self.stack_high - round_page(self.stack_size)
+
+    @property
+    def vsp(self) -> int:
+        """The initial stack pointer: the frame's address."""
+        return self.stack_high - len(self.frame)
 
 
-def trunc_page(v: int) -> int:
-    return v - v % PAGE_SIZE
+def text_image(text: int, data: bytes) -> ElfImage:
+    """A Python program as libexec loads it: its text address (loaded into
+    the machine by the System) and one data page at PY_DATA_BASE whose
+    contents, ``data`` (its name), are its file."""
+    return ElfImage(text, (Segment(PY_DATA_BASE, PAGE_SIZE, 0, len(data), PF_R | PF_W),))
 
 
-def round_page(v: int) -> int:
-    return -(-v // PAGE_SIZE) * PAGE_SIZE
-
-
-def libexec_load(info: ExecInfo) -> int:
-    """Build the new image in ``info.proc_e``: OK, or an error after which the
-    process has been cleared (it cannot go back to the old image)."""
-    r = info.clearproc(info)
+def libexec_load(info: ExecInfo, image: ElfImage) -> int:
+    """Load ``image`` into ``info.proc_e``: OK, or an error; if
+    ``info.partial`` is false the process still has its old image."""
+    r, frame = libexec_patch_ptr(info.frame, info.vsp)
     if r != OK:
         return r
-    for seg in info.segments:
-        if seg.memsz <= 0:
-            continue
-        start, end = trunc_page(seg.vaddr), round_page(seg.vaddr + seg.memsz)
-        alloc = info.allocmem_prealloc if seg.data else info.allocmem_ondemand
-        if alloc(info, start, end - start, seg.writable) != OK:
-            info.clearproc(info)
-            return -ENOMEM
-        if seg.data and info.copymem(info, seg.vaddr, seg.data) != OK:
-            info.clearproc(info)
-            return -ENOMEM
-    stack_base = info.stack_top - info.stack_size
-    if info.allocmem_ondemand(info, stack_base, info.stack_size, True) != OK:
-        info.clearproc(info)
-        return -ENOMEM
-    return OK
+    if len(frame) > info.stack_high - info.user_top:
+        return -E2BIG  # it would not fit on the stack
+    info.frame = frame
+    info.partial = True
+    r = info.clearproc(info)
+    for seg in image.segments:
+        if r == OK:
+            r = load_segment(info, seg)
+    if r == OK:
+        r = info.allocmem_ondemand(info, info.user_top, info.stack_high - info.user_top)
+    if r == OK:
+        info.pc = image.entry
+        info.load_base = min(trunc_page(seg.vaddr) for seg in image.segments)
+    return r
+
+
+def load_segment(info: ExecInfo, seg: Segment) -> int:
+    """Memory for the segment's pages, its file bytes, zeros around them
+    (prealloc'ed memory may hold old contents: MAP_UNINITIALIZED)."""
+    start, end = trunc_page(seg.vaddr), round_page(seg.vaddr + seg.memsz)
+    tail = seg.vaddr + seg.filesz
+    r = info.allocmem_prealloc(info, start, end - start)
+    if r == OK and seg.filesz:
+        r = info.copymem(info, seg.offset, seg.vaddr, seg.filesz)
+    if r == OK and seg.vaddr > start:
+        r = info.clearmem(info, start, seg.vaddr - start)
+    if r == OK and end > tail:
+        r = info.clearmem(info, tail, end - tail)
+    if r == OK and not seg.flags & PF_W:
+        r = info.protect(info, start, end - start)
+    return r
+
+
+# -- the initial stack frame ----------------------------------------------------------
+
+
+def build_frame(argv: Sequence[str], envp: Sequence[str]) -> bytes:
+    """The frame libc's execve builds: argc, the argv offsets, NULL, the envp
+    offsets, NULL, the strings, zero padding to 4 bytes."""
+    strings = [s.encode() + b"\0" for s in (*argv, *envp)]
+    if any(b"\0" in s[:-1] for s in strings):
+        raise MinixError(EINVAL, "execve: an argument holds a NUL")
+    offset = WORD.size * (len(argv) + len(envp) + 3)
+    words = [len(argv)]
+    for i, s in enumerate(strings):
+        if i == len(argv):
+            words.append(0)
+        words.append(offset)
+        offset += len(s)
+    if not envp:
+        words.append(0)
+    words.append(0)
+    body = b"".join(strings)
+    return struct.pack(f"<{len(words)}I", *words) + body + bytes(-len(body) % 4)
+
+
+def libexec_patch_ptr(frame: bytes, vsp: int) -> tuple[int, bytes]:
+    """(OK, ``frame`` with its argv and envp offsets made addresses at
+    ``vsp``), or (error, b""): too big (E2BIG), or not a frame (EINVAL:
+    misaligned, an offset outside it, argc wrong, no second NULL)."""
+    if len(frame) > ARG_MAX:
+        return -E2BIG, b""
+    if len(frame) < 3 * WORD.size or len(frame) % WORD.size:
+        return -EINVAL, b""
+    words = list(struct.unpack(f"<{len(frame) // WORD.size}I", frame))
+    nulls, i = 0, 1
+    while nulls < 2:
+        if i == len(words):
+            return -EINVAL, b""
+        if words[i] == 0:
+            nulls += 1
+            if nulls == 1 and i - 1 != words[0]:
+                return -EINVAL, b""
+        elif words[i] >= len(frame):
+            return -EINVAL, b""
+        else:
+            words[i] += vsp
+        i += 1
+    return OK, struct.pack(f"<{len(words)}I", *words)

@@ -25,6 +25,7 @@ from minixvm.include.com import (
     GET_KINFO,
     GET_WHOAMI,
     KERNEL_CALL,
+    NONE,
     PM_PROC_NR,
     SELF,
     VM_PROC_NR,
@@ -151,8 +152,10 @@ class SysLib:
         return self.kernel_call(com.SYS_PHYSCOPY, src_addr=src_addr, dst_addr=dst_addr,
                                 bytes=nbytes).m_type
 
-    def sys_memset(self, pattern: int, addr: int, nbytes: int) -> int:
-        return self.kernel_call(com.SYS_MEMSET, pattern=pattern, addr=addr, bytes=nbytes).m_type
+    def sys_memset(self, pattern: int, addr: int, nbytes: int, process: int = NONE) -> int:
+        """Fill ``nbytes`` at ``addr``: physical memory, or ``process``'s memory."""
+        return self.kernel_call(com.SYS_MEMSET, pattern=pattern, addr=addr, bytes=nbytes,
+                                process=process).m_type
 
     def sys_umap(self, endpoint: int, addr: int, nbytes: int) -> tuple[int, int]:
         m = self.kernel_call(com.SYS_UMAP, endpoint=endpoint, addr=addr, bytes=nbytes)

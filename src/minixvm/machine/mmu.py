@@ -12,7 +12,7 @@ not followed by a flush is not seen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from minixvm.machine.ram import RAM
@@ -89,6 +89,8 @@ class MMU:
         self._tlb: dict[int, dict[int, tuple[int, bool, bool]]] = {}
         self.walks = 0
         self.flushes = 0
+        # Told of every flush (the CPU's own TLB follows the MMU's).
+        self.flush_listeners: list[Callable[[int | None], None]] = []
 
     def translate(self, cr3: int, vaddr: int, write: bool = False, user: bool = True) -> int:
         """Physical address of ``vaddr`` in address space ``cr3``, or raise PageFault."""
@@ -158,6 +160,8 @@ class MMU:
             self._tlb.clear()
         else:
             self._tlb.pop(cr3, None)
+        for listener in self.flush_listeners:
+            listener(cr3)
 
     def lookup(self, cr3: int, vaddr: int) -> Mapping | None:
         """What the page tables map at ``vaddr`` (no TLB, no A/D side effects)."""

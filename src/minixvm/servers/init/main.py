@@ -2,11 +2,12 @@
 
 The System asks init to start programs (a queue it fills, then an interrupt
 from the kernel: a notification from HARDWARE). For each, init forks; the
-child execs the Python program image. A child asked to be a service first
-waits while init gives it system privileges and publishes its label in
-DS (until RS exists, init is the service starter and does what RS does).
-PM notifies init when a child exits; init collects it, deletes a
-service's label, and reports the status to the System.
+child execs the program by path (a Python program image or an ELF file).
+A child asked to be a service first waits while init gives it system
+privileges and publishes its label in DS (until RS exists, init is the
+service starter and does what RS does). PM notifies init when a child
+exits; init collects it, deletes a service's label, and reports the
+status to the System.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from minixvm.errors import ENOSYS, EPERM, OK
+from minixvm.errors import ENOSYS, EPERM, OK, errname
 from minixvm.include.com import (
     HARDWARE,
     INIT_PROC_NR,
@@ -25,10 +26,11 @@ from minixvm.include.com import (
 )
 from minixvm.include.ds import DSF_PRIV_OVERWRITE
 from minixvm.include.ipc import Message, layout, register_names
-from minixvm.include.pm import PM_EXEC, PM_EXIT, PM_FORK, PM_WAITPID
+from minixvm.include.pm import PM_EXIT, PM_FORK, PM_WAITPID
 from minixvm.include.signal import WNOHANG
 from minixvm.include.vm import VM_RS_SET_PRIV
 from minixvm.kernel.trap import TrapPort
+from minixvm.lib.c import execve
 from minixvm.lib.ds import ds_delete_label, ds_publish_label
 from minixvm.lib.sys import SysLib
 
@@ -43,9 +45,12 @@ class InitGo(Message):
 
 @dataclass
 class SpawnRequest:
-    """A program the System wants started."""
+    """A program the System wants started: the path PM finds it at, its
+    arguments and environment."""
 
-    image: int
+    path: str
+    argv: list[str]
+    env: list[str]
     name: str
     service: bool
     calls: frozenset[int]
@@ -98,8 +103,9 @@ class Init:
         sys = SysLib(port)
         if req.service:
             sys.taskcall(INIT_PROC_NR, INIT_GO)
-        reply = sys.taskcall(PM_PROC_NR, PM_EXEC, image=req.image, name=req.name)
-        sys.taskcall(PM_PROC_NR, PM_EXIT, status=127 if reply.m_type else 0)
+        r = execve(sys, req.path, req.argv, req.env)
+        sys.printf("init: cannot exec %s: %s\n", req.path, errname(r))
+        sys.taskcall(PM_PROC_NR, PM_EXIT, status=127)
 
     def make_service(self, endpoint: int) -> int:
         """INIT_GO: give a child init started as a service its privileges and

@@ -29,7 +29,7 @@ def do_fork(pm: PM, mp: MProc, m: Message) -> Message:
     reply = pm.sys.vm_call(VM_FORK, parent=mp.endpoint, slot=slot)
     if reply.m_type != OK:
         return answer(PmFork, reply.m_type)
-    child = MProc(slot, reply.child_ep, pm.new_pid(), mp.slot, mp.name)
+    child = MProc(slot, reply.child_ep, pm.new_pid(), mp.slot, mp.name, brk=mp.brk)
     pm.mproc[slot] = child
     pm.reply(child, answer(PmFork, 0))
     return answer(PmFork, child.pid, endpoint=child.endpoint)

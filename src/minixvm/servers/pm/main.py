@@ -9,7 +9,7 @@ unanswered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Callable
 
 from minixvm.errors import ENOMEM, ENOSYS, ESRCH, OK
 from minixvm.include import pm as calls
@@ -22,6 +22,7 @@ from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.pm import exec as pm_exec
 from minixvm.servers.pm import forkexit, signal
+from minixvm.servers.pm.exec import ModuleTable
 from minixvm.servers.pm.mproc import MProc
 from minixvm.servers.pm.reply import answer
 
@@ -36,12 +37,15 @@ def do_getpid(pm: PM, mp: MProc, m: Message) -> Message:
 
 
 def do_brk(pm: PM, mp: MProc, m: Message) -> Message:
-    """PM_BRK: VM moves the caller's break from ``old`` to ``addr``; the new
-    break (or -1) comes back in ``brk``."""
+    """PM_BRK: VM moves the caller's break to ``addr``; the new break (or -1)
+    comes back in ``brk``. PM knows where the break is (exec set it): what
+    the caller believes it to be does not count."""
     req = PmBrk.view(m.buf)
-    if not 0 < req.addr <= VM_DATATOP or not 0 < req.old <= VM_DATATOP:
+    if not 0 < req.addr <= VM_DATATOP or not mp.brk:
         return answer(PmBrk, -ENOMEM, brk=-1)
-    r = pm.sys.vm_call(VM_BRK, endpoint=mp.endpoint, addr=req.addr, old=req.old).m_type
+    r = pm.sys.vm_call(VM_BRK, endpoint=mp.endpoint, addr=req.addr, old=mp.brk).m_type
+    if r == OK:
+        mp.brk = req.addr
     return answer(PmBrk, r, brk=req.addr if r == OK else -1)
 
 
@@ -58,12 +62,12 @@ CALLS: dict[int, Handler] = {
 
 
 class PM:
-    """The process manager. ``images`` are the Python program images the
-    kernel has loaded (their numbers are what PM_EXEC names)."""
+    """The process manager. ``modules`` are the programs PM can exec, by path
+    (the boot modules the System hands it)."""
 
-    def __init__(self, sys: SysLib, images: Container[int]) -> None:
+    def __init__(self, sys: SysLib, modules: ModuleTable) -> None:
         self.sys = sys
-        self.images = images
+        self.modules = modules
         self.mproc: dict[int, MProc] = {}
         self.vm_endpoint = VM_PROC_NR
         self.nr_procs = 0

@@ -27,3 +27,6 @@ class MProc:
     wait_options: int = 0
     # Is it a system process (its parent learns of a child's exit by notify)?
     system: bool = False
+    # The end of its heap, set by exec and moved by brk (0: not known: a boot
+    # process, whose heap is its own business).
+    brk: int = 0

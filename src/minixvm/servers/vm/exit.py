@@ -9,6 +9,7 @@ from minixvm.include.com import VMCTL_SETADDRSPACE
 from minixvm.include.vm import (
     VMPPARAM_CLEAR,
     VMPPARAM_HANDLEMEM,
+    VMPPARAM_PROTECT,
     VmExit,
     VmProcctl,
     VmRsSetPriv,
@@ -16,7 +17,9 @@ from minixvm.include.vm import (
 from minixvm.servers.vm import yielded
 from minixvm.servers.vm.acl import SERVICE_CALLS
 from minixvm.servers.vm.pagetable import pt_bind, pt_free, pt_new
-from minixvm.servers.vm.region import map_free_proc, map_handle_memory
+from minixvm.servers.vm.pb import map_ph_writept
+from minixvm.servers.vm.region import VR_WRITABLE, map_free_proc, map_handle_memory, map_lookup
+from minixvm.servers.vm.slab import use
 from minixvm.servers.vm.vmproc import VMF_EXITING
 
 if TYPE_CHECKING:
@@ -56,7 +59,8 @@ def clear_proc(vm: VM, vmp: VMProc) -> None:
 
 def do_procctl(vm: VM, m: VmProcctl) -> int:
     """VM_PROCCTL (exec callers): CLEAR a process for a new image (all memory
-    freed, a fresh page table), or HANDLEMEM: make a range of it present."""
+    freed, a fresh page table), HANDLEMEM: make a range of it present, or
+    PROTECT: make a loaded segment read-only."""
     vmp = vm.client(m.who)
     if vmp is None:
         return -EINVAL
@@ -64,6 +68,8 @@ def do_procctl(vm: VM, m: VmProcctl) -> int:
         if m.len < 0 or m.write not in (0, 1):
             return -EINVAL
         return map_handle_memory(vm, vmp, m.addr, m.len, bool(m.write))
+    if m.param == VMPPARAM_PROTECT:
+        return protect_region(vm, vmp, m.addr, m.len)
     if m.param != VMPPARAM_CLEAR:
         return -EINVAL
     pt = pt_new(vm)
@@ -72,6 +78,19 @@ def do_procctl(vm: VM, m: VmProcctl) -> int:
     pt_bind(vm, pt, vmp.slot)
     vm.sys.sys_vmctl(vmp.endpoint, VMCTL_SETADDRSPACE, pt.dir)
     pt_free(vm, old)
+    return OK
+
+
+def protect_region(vm: VM, vmp: VMProc, addr: int, length: int) -> int:
+    """Make the region that is exactly [addr, addr+length) read-only, its
+    page-table entries too (EINVAL for anything but one whole region)."""
+    region = map_lookup(vmp, addr)
+    if region is None or region.vaddr != addr or region.end != addr + length:
+        return -EINVAL
+    with use(region):
+        region.flags &= ~VR_WRITABLE
+    for pr in region.phys.values():
+        map_ph_writept(vm, pr)
     return OK
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EINVAL, OK
 from minixvm.include.com import NONE, VMCTL_SETADDRSPACE
+from minixvm.include.ipc import MESSAGE_SIZE
 from minixvm.include.vm import VmFork
 from minixvm.servers.vm.acl import VM_BASIC_CALLS
 from minixvm.servers.vm.pagetable import pt_bind, pt_free, pt_new
-from minixvm.servers.vm.region import map_free_proc, map_proc_copy
-from minixvm.servers.vm.slab import undo_on
+from minixvm.servers.vm.region import map_free_proc, map_handle_memory, map_proc_copy
+from minixvm.servers.vm.slab import NoMemory, undo_on
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -40,6 +42,14 @@ def do_fork(vm: VM, m: VmFork) -> int:
     vm.procs[m.slot] = child
     pt_bind(vm, child.pt, m.slot)
     vm.sys.sys_vmctl(child.endpoint, VMCTL_SETADDRSPACE, child.pt.dir)
+    if reply.msgaddr:
+        # PM's reply to the fork is delivered into the CPU processes' memory
+        # by the kernel, which does not ask VM: make that message writable
+        # now in both (MINIX's do_fork does the same). Out of memory here,
+        # the reply's delivery fails with EFAULT instead.
+        for vmp in (parent, child):
+            with contextlib.suppress(NoMemory):
+                map_handle_memory(vm, vmp, reply.msgaddr, MESSAGE_SIZE, True)
     vm.stats.forks += 1
     m.child_ep = child.endpoint
     return OK

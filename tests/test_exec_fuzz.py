@@ -1,0 +1,138 @@
+"""Fuzz: 10,000 mutated ELF headers exec'ed through PM and refused.
+
+Each case is a real program with its header (the ELF header and the
+program header table) mutated by seeded bit flips or field edits; cases
+are made until 10,000 of them are refused. One long-lived Python process execs every case PM must
+refuse: it must get ENOEXEC and go on running, and no server may crash (a
+server's crash is a KernelPanic at the next call). The mutations that pass
+the checks are loadable programs: a sample of them is run on the CPU, in a
+process of its own, and killed if it does not end. At the end no frame has
+leaked and VM's invariants hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random
+import struct
+from pathlib import Path
+
+from test_exec import tiny_elf
+
+from minixvm import MinixError, System
+from minixvm.errors import ENOEXEC
+from minixvm.include.arch import VM_STACKTOP
+from minixvm.include.com import PM_PROC_NR
+from minixvm.include.pm import PM_EXEC
+from minixvm.include.signal import SIGKILL
+from minixvm.lib.c import Process
+from minixvm.lib.elf import ElfError, elf_unpack
+from minixvm.lib.exec import DEFAULT_STACK_LIMIT, build_frame
+
+SEED = 9
+CASES = 10_000  # refused ones
+RUN_AT_MOST = 300  # loadable mutants run on the CPU (each is a whole program run)
+STEPS = 3_000  # scheduler steps a mutant may take before it is killed
+HELLO = Path(__file__).resolve().parents[1] / "userland" / "bin" / "hello"
+USER_TOP = VM_STACKTOP - DEFAULT_STACK_LIMIT
+# Words of the header worth setting to edge values: the ELF header's
+# fields, then the first program headers' (offset, size).
+FIELDS = [(16, 2), (18, 2), (20, 4), (24, 4), (28, 4), (42, 2), (44, 2), (4, 1), (5, 1), (6, 1),
+          *((52 + 32 * i + o, 4) for i in range(4) for o in range(0, 32, 4))]
+EDGES = [0, 1, 2, 3, 4, 0x1F, 0x20, 0x34, 0x200, 0x1000, 0x08048000, 0x7C000000, 0x7FFFF000,
+         0x80000000, 0xFFFFF000, 0xFFFFFFFF]
+
+
+def original() -> bytes:
+    return HELLO.read_bytes() if HELLO.exists() else tiny_elf()
+
+
+def mutate(rng: random.Random, image: bytes) -> bytes:
+    """``image`` with its headers bit-flipped or a header field edited."""
+    out = bytearray(image)
+    phoff, phnum = struct.unpack_from("<I", image, 28)[0], struct.unpack_from("<H", image, 44)[0]
+    if rng.random() < 0.5:
+        for _ in range(rng.randint(1, 4)):
+            bit = rng.randrange((phoff + 32 * phnum) * 8)
+            out[bit // 8] ^= 1 << bit % 8
+    else:
+        offset, size = rng.choice(FIELDS)
+        value = rng.choice(EDGES) if rng.random() < 0.7 else rng.getrandbits(32)
+        value %= 1 << 8 * size
+        out[offset : offset + size] = value.to_bytes(size, "little")
+    return bytes(out)
+
+
+def loadable(image: bytes) -> bool:
+    try:
+        elf_unpack(image, USER_TOP)
+    except ElfError:
+        return False
+    return True
+
+
+def refused(system: System, cases: list[bytes]) -> int:
+    """Exec every case from one Python process; each must be ENOEXEC, and
+    the process must still run. The number refused."""
+    def fuzzer(p: Process) -> int:
+        buf = p.mmap(4096)
+        path, frame = b"/bin/fuzz\0", build_frame(["fuzz"], ["FUZZ=1"])
+        p.mem[buf : buf + len(path)] = path
+        p.mem[buf + 64 : buf + 64 + len(frame)] = frame
+        pid = p.getpid()
+        for image in cases:
+            system.install("/bin/fuzz", image)
+            r = p.sys.taskcall(PM_PROC_NR, PM_EXEC, path_len=len(path), frame_len=len(frame),
+                               path=buf, frame=buf + 64).m_type
+            assert r == -ENOEXEC, r
+            assert p.getpid() == pid and p.mem[buf : buf + len(path)] == path
+        return 0
+
+    assert system.run(fuzzer, name="fuzzer") == 0
+    return len(cases)
+
+
+def run_mutant(system: System, image: bytes) -> int:
+    """Run a loadable mutant (a program of its own) for a while; its return code."""
+    handle = system.spawn_exec(image, name="mutant")
+    steps = itertools.count()
+    system.kernel.sched.run(lambda: handle.done or next(steps) > STEPS)
+    if not handle.done:
+        with contextlib.suppress(MinixError):  # it may end by itself meanwhile
+            system.run(lambda p: p.kill(handle.pid, SIGKILL))
+    return system.wait(handle)
+
+
+def test_mutated_headers_are_refused_or_run() -> None:
+    rng = random.Random(SEED)
+    base = original()
+    good, bad, n_good = [], [], 0
+    while len(bad) < CASES:
+        case = mutate(rng, base)
+        if not loadable(case):
+            bad.append(case)
+            continue
+        n_good += 1
+        if len(good) < RUN_AT_MOST:
+            good.append(case)
+    with System.boot(ram="32M") as system:
+        assert system.exec(base, name="mutant") == 0  # PM's buffers for "/bin/mutant"
+        system.run_until_idle()
+        before = system.statistics().frames_free
+        n_refused = refused(system, bad)
+        # Each replaces PM's buffer of "/bin/mutant" by one of the same size.
+        ran = [run_mutant(system, c) for c in good[:RUN_AT_MOST]]
+        system.run_until_idle()
+        assert system.kernel.panicked is None
+        system.vm_sanity_check()
+        assert system.statistics().frames_free == before
+    print(f"\nexec fuzz: {n_refused + n_good} cases, {n_refused} ENOEXEC, {n_good} loadable, "
+          f"{len(ran)} of them ran on the CPU (return codes {sorted(set(ran))})")
+
+
+def test_a_phdr_table_word_edit_is_caught() -> None:
+    """A spot check of the mutator's reach: p_filesz > p_memsz of the first PT_LOAD."""
+    image = bytearray(original())
+    struct.pack_into("<I", image, 52 + 16, 0xFFFF)
+    assert not loadable(bytes(image))
