@@ -214,9 +214,10 @@ EXPECTED_CALLS = [
     ("copymem", 0, TEXT, 0x102),
     ("clearmem", TEXT + 0x102, 0x1000 - 0x102),
     ("protect", TEXT, 0x1000),  # text has no PF_W
-    ("prealloc", DATA, 0x3000),
+    ("prealloc", DATA, 0x1000),  # the page holding file bytes ...
     ("copymem", 0x200, DATA, 0x10),
-    ("clearmem", DATA + 0x10, 0x3000 - 0x10),
+    ("clearmem", DATA + 0x10, 0x1000 - 0x10),
+    ("ondemand", DATA + 0x1000, 0x2000),  # ... and a demand-zero .bss after it
     ("ondemand", USER_TOP, DEFAULT_STACK_LIMIT),
 ]
 
@@ -355,9 +356,10 @@ def test_malformed_exec_requests_get_errors(system: System, remote: Remote,
 
 
 def huge_bss_elf() -> bytes:
-    """Valid, but its data segment is preallocated beyond any RAM: the load
-    fails after the point of no return."""
-    return tiny_elf([text(), data(memsz=USER_TOP - DATA - 0x1000)])
+    """Valid, but a read-only segment (preallocated whole, unlike a writable
+    segment's .bss) larger than any RAM: the load fails after the point of
+    no return."""
+    return tiny_elf([text(), data(memsz=USER_TOP - DATA - 0x1000, flags=PF_R)])
 
 
 def test_a_failure_after_the_point_of_no_return_kills_and_leaks_nothing(

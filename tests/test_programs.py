@@ -31,6 +31,14 @@ def test_a_program_that_checks_itself_exits_0(system: System, name: str) -> None
     assert code == 0, system.console.text[-2000:]
 
 
+def test_bss_is_demand_zero(system: System) -> None:
+    """sweep's 64 KiB .bss is mapped, not allocated: each first touch of one of
+    its 16 pages is a demand-zero fault."""
+    faults = system.statistics().vm.demand_zero
+    assert run(system, "sweep", "1") == 0
+    assert system.statistics().vm.demand_zero - faults >= 16
+
+
 def test_hello_writes_through_vfs_to_the_console(system: System) -> None:
     assert run(system, "hello") == 0
     assert system.console.text.endswith("hello, world\n")

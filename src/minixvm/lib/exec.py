@@ -96,16 +96,23 @@ def libexec_load(info: ExecInfo, image: ElfImage) -> int:
 
 def load_segment(info: ExecInfo, seg: Segment) -> int:
     """Memory for the segment's pages, its file bytes, zeros around them
-    (prealloc'ed memory may hold old contents: MAP_UNINITIALIZED)."""
+    (prealloc'ed memory may hold old contents: MAP_UNINITIALIZED). The pages
+    of a writable segment past its file bytes (its .bss) are demand-zero,
+    where MINIX 3.2 preallocated and cleared them."""
     start, end = trunc_page(seg.vaddr), round_page(seg.vaddr + seg.memsz)
     tail = seg.vaddr + seg.filesz
-    r = info.allocmem_prealloc(info, start, end - start)
+    loaded = round_page(tail) if seg.flags & PF_W else end
+    r = OK
+    if loaded > start:
+        r = info.allocmem_prealloc(info, start, loaded - start)
     if r == OK and seg.filesz:
         r = info.copymem(info, seg.offset, seg.vaddr, seg.filesz)
-    if r == OK and seg.vaddr > start:
+    if r == OK and seg.vaddr > start and loaded > start:
         r = info.clearmem(info, start, seg.vaddr - start)
-    if r == OK and end > tail:
-        r = info.clearmem(info, tail, end - tail)
+    if r == OK and loaded > tail:
+        r = info.clearmem(info, tail, loaded - tail)
+    if r == OK and end > loaded:
+        r = info.allocmem_ondemand(info, loaded, end - loaded)
     if r == OK and not seg.flags & PF_W:
         r = info.protect(info, start, end - start)
     return r
