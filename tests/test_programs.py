@@ -7,11 +7,10 @@ printed and what the system saw (faults, copy-on-write breaks, signals).
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from elftools.elf.elffile import ELFFile
+from wild import wild
 
 from minixvm import System
 from minixvm.include.signal import SIGSEGV
@@ -89,12 +88,7 @@ def test_segv_children_die_of_sigsegv_and_the_system_goes_on(system: System) -> 
 def test_a_wild_program_dies_of_sigsegv_itself(system: System) -> None:
     """hello with its first instruction made a store to an unmapped address:
     its own SIGSEGV is its status, -SIGSEGV as subprocess says."""
-    image = bytearray((BIN / "hello").read_bytes())
-    elf = ELFFile(io.BytesIO(bytes(image)))
-    text = next(s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD" and s["p_flags"] & 1)
-    at = text["p_offset"] + elf["e_entry"] - text["p_vaddr"]
-    image[at : at + 10] = bytes([0xC7, 0x05]) + (0x40000000).to_bytes(4, "little") + bytes(4)
-    system.install("/bin/wild", bytes(image))
+    system.install("/bin/wild", wild(BIN / "hello"))
     assert system.exec("/bin/wild", ["wild"]) == -SIGSEGV
 
 

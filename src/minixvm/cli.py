@@ -15,6 +15,7 @@ from minixvm.programs.demo import DEMO
 
 # The i386 programs built from userland/ (committed beside their sources).
 USERLAND_BIN = Path(__file__).resolve().parents[2] / "userland" / "bin"
+DEMO_ELF = ("cow", "segv")
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
@@ -27,6 +28,10 @@ def cmd_boot(args: argparse.Namespace) -> int:
             handles = []
             for prog in DEMO:
                 handles.append(system.spawn(prog))
+                system.wait(handles[-1])
+            # And a compiled one: fork, copy-on-write, a fault, SIGSEGV.
+            for name in DEMO_ELF:
+                handles.append(system.spawn_exec((USERLAND_BIN / name).read_bytes(), name=name))
                 system.wait(handles[-1])
             system.run_until_idle()
             out.print(system.console.text, end="", markup=False)
