@@ -28,11 +28,13 @@ from minixvm.include.com import (
     PM_PROC_NR,
     SYSTEM,
     TTY_PROC_NR,
+    VFS_PROC_NR,
     VM_PROC_NR,
 )
 from minixvm.include.dev import DEV_RQ_BASE
 from minixvm.include.ds import DS_RQ_BASE
 from minixvm.include.ipc import MESSAGE_SIZE, Message
+from minixvm.include.vfs import WRITE
 from minixvm.include.vm import VM_INFO, VM_RQ_BASE, VMIW_STATS, VMStatsInfo
 from minixvm.lib.c import Process
 from minixvm.lib.ds import ds_publish_u32, ds_retrieve_u32
@@ -49,6 +51,7 @@ SERVERS = {
     "ds": (DS_PROC_NR, DS_RQ_BASE, 0x10),
     "tty": (TTY_PROC_NR, DEV_RQ_BASE, 0x20),
     "memory": (MEM_PROC_NR, DEV_RQ_BASE, 0x20),
+    "vfs": (VFS_PROC_NR, 0, 0x60),
 }
 # Values a careless or hostile program is likely to put in a field.
 WORDS = [0, 1, 2, 3, 4, 5, 8, 15, 16, 255, 0x1000, 0x1001, 0x7FFF, 0x8000, 0xFFFF, 0x10000,
@@ -70,7 +73,7 @@ def random_message(rng: random.Random) -> tuple[int, bytes]:
         m_type = rng.choice([NOTIFY_MESSAGE, KERNEL_CALL + rng.randrange(64), -1, 0x7FFFFFFF])
     else:
         m_type = rng.randrange(-(1 << 31), 1 << 31)
-    if m_type in ENDS_SENDER and endpoint == PM_PROC_NR:
+    if m_type in ENDS_SENDER and endpoint in (PM_PROC_NR, VFS_PROC_NR):
         m_type = first + count + 1
     words = [rng.choice(WORDS) if rng.random() < 0.7 else rng.getrandbits(32) for _ in range(7)]
     payload = struct.pack("<7I", *words)
@@ -112,10 +115,13 @@ def normal_requests(system: System) -> None:
     assert reply.m_type == 0
     stats = VMStatsInfo.unpack(user.do(lambda p: p.mem[addr : addr + VMStatsInfo.FORMAT.size]))
     assert 0 < stats.free_pages < stats.total_pages
+    user.do(lambda p: p.mem.__setitem__(slice(addr, addr + 8), b"via vfs\n"))
+    reply = user.do(lambda p: p.sys.taskcall(VFS_PROC_NR, WRITE, fd=1, nbytes=8, buffer=addr))
+    assert reply.m_type == 8
     user.do(lambda p: p.munmap(addr, 8192))
     assert user.do(lambda p: p.printf("still here\n")) == len("still here\n")
     user.exit()
-    assert "still here" in system.console.text
+    assert "still here" in system.console.text and "via vfs\n" in system.console.text
     service = Remote.start(system, name="normalsvc", service=True)
     assert service.do(lambda p: ds_publish_u32(p.sys, "fuzz.check", 7, 0)) == 0
     assert service.do(lambda p: ds_retrieve_u32(p.sys, "fuzz.check")) == (0, 7)
