@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 from minixvm.errors import EFAULT, RequestError
 from minixvm.include.com import VMPTYPE_CHECK
 from minixvm.include.ipc import MESSAGE_SIZE
+from minixvm.include.signal import SIGSEGV
 from minixvm.kernel.exceptions import VMSuspend
 from minixvm.kernel.proc import Proc
+from minixvm.kernel.signals import cause_sig
 from minixvm.machine.mmu import PageFault
 from minixvm.machine.ram import PAGE_SIZE
 
@@ -134,9 +136,13 @@ class KernelMemory:
         while done < n:
             addr = vaddr + done
             chunk = min(n - done, PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
+            if not 0 <= addr < ADDR_LIMIT:
+                # No i386 address: nothing VM could map makes it one (handing
+                # VM the wrapped address would retry forever).
+                cause_sig(self.k, p, SIGSEGV)
+                self.k.sched.block(p)
+                continue
             try:
-                if not 0 <= addr < ADDR_LIMIT:
-                    raise PageFault(addr % ADDR_LIMIT, write, True, False)
                 pa = translate(p.cr3, addr, write, True)
             except PageFault as fault:
                 self.k.vmctl.pagefault(p, fault)

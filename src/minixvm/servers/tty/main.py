@@ -9,6 +9,7 @@ the console's, EINVAL for anything else).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 
 from minixvm.errors import EINVAL, ENXIO, OK
@@ -26,6 +27,8 @@ class TTY:
         self.sys = sys
         self.console = console
         self.buf = 0
+        # Writers whose last write ended inside a character.
+        self.decoders: dict[int, codecs.IncrementalDecoder] = {}
 
     def main(self) -> None:
         while True:
@@ -53,6 +56,16 @@ class TTY:
             r = self.sys.sys_safecopyfrom(m.m_source, m.grant, done, self.buf, n)
             if r != OK:
                 return r
-            self.console(self.sys.mem_read(self.buf, n).decode(errors="replace"))
+            self.show(m.endpt or m.m_source, self.sys.mem_read(self.buf, n))
             done += n
         return done
+
+    def show(self, writer: int, data: bytes) -> None:
+        """Put ``writer``'s bytes on the console. Text is decoded per writer and
+        incrementally, so a character split across two writes stays whole; a
+        decoder is kept only while it holds the start of one."""
+        decoder = self.decoders.pop(writer, None) or codecs.getincrementaldecoder("utf-8")(
+            errors="replace")
+        self.console(decoder.decode(data))
+        if decoder.getstate()[0]:
+            self.decoders[writer] = decoder
