@@ -4,8 +4,11 @@ failed before its fix."""
 from __future__ import annotations
 
 import pytest
+from remote import Remote
 
 from minixvm import System
+from minixvm.errors import OK
+from minixvm.include.grant import CPF_MAP, CPF_READ
 from minixvm.include.signal import SIGSEGV
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
@@ -39,3 +42,22 @@ def test_a_character_split_across_two_writes_stays_whole(system: System) -> None
     assert system.run(lambda p: p.write(text.encode()) and 0) == 0
     assert text in system.console.text
     assert "\ufffd" not in system.console.text
+
+
+def test_a_user_program_revoking_a_map_grant_really_ends_the_mapping(system: System) -> None:
+    user = Remote.start(system, "grantor")
+    service = Remote.start(system, "mapper", service=True)
+    ubuf = user.do(lambda p: p.mmap(PAGE_SIZE))
+    sbuf = service.do(lambda p: p.mmap(PAGE_SIZE))
+    user.do(lambda p: p.mem.__setitem__(ubuf, 1))
+    grant = user.do(lambda p: p.sys.grants.cpf_grant_direct(
+        service.endpoint, ubuf, PAGE_SIZE, CPF_READ | CPF_MAP))
+    assert service.do(lambda p: p.sys.sys_safemap(user.endpoint, grant, 0, sbuf, PAGE_SIZE,
+                                                  False)) == OK
+    user.do(lambda p: p.mem.__setitem__(ubuf, 2))
+    assert service.do(lambda p: p.mem[sbuf]) == 2  # mapped: the service sees the write
+    assert user.do(lambda p: p.sys.grants.cpf_revoke(grant)) == OK
+    user.do(lambda p: p.mem.__setitem__(ubuf, 3))
+    assert service.do(lambda p: p.mem[sbuf]) == 2  # its own snapshot now, both ways
+    service.do(lambda p: p.mem.__setitem__(sbuf, 4))
+    assert user.do(lambda p: p.mem[ubuf]) == 3

@@ -23,6 +23,7 @@ from minixvm.include.com import (
     NR_PROCS,
     NR_TASKS,
     SELF,
+    SYS_SAFEREVMAP,
     SYS_SETGRANT,
 )
 
@@ -73,9 +74,11 @@ SYS_PROC = 0x01  # a system process (server, driver, task)
 ALL_TRAPS = frozenset({SEND, RECEIVE, SENDREC, NOTIFY, SENDNB})
 USER_TRAPS = frozenset({SENDREC})
 
-# Kernel calls every process may make: announcing its own grant table
-# (a grant can only give away access to the granter's own memory).
-USER_CALLS = frozenset({SYS_SETGRANT})
+# Kernel calls every process may make: announcing its own grant table (a
+# grant can only give away access to the granter's own memory), and ending
+# the mappings made through its own grants (a process that may make a map
+# grant must be able to take it back).
+USER_CALLS = frozenset({SYS_SETGRANT, SYS_SAFEREVMAP})
 
 # Scheduling queues: tasks first, then servers, then user processes.
 NR_SCHED_QUEUES = 16

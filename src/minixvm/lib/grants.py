@@ -80,7 +80,9 @@ class GrantTable:
                 or self.seq[index] != GRANT_SEQ(grant):
             return -EINVAL
         if index in self.maps:
-            self.sys.sys_saferevmap_gid(grant)
+            r = self.sys.sys_saferevmap_gid(grant)
+            if r != OK:
+                return r  # the mappings live on: so does the grant
             self.maps.discard(index)
         self._write(index, g.unused(self.seq[index]))
         self.used[index] = False
