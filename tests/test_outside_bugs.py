@@ -8,7 +8,7 @@ from remote import Remote
 
 from minixvm import System
 from minixvm.errors import OK
-from minixvm.include.grant import CPF_MAP, CPF_READ
+from minixvm.include.grant import CPF_MAP, CPF_READ, GRANT_MAX_SEQ
 from minixvm.include.signal import SIGSEGV
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
@@ -61,3 +61,29 @@ def test_a_user_program_revoking_a_map_grant_really_ends_the_mapping(system: Sys
     assert service.do(lambda p: p.mem[sbuf]) == 2  # its own snapshot now, both ways
     service.do(lambda p: p.mem.__setitem__(sbuf, 4))
     assert user.do(lambda p: p.mem[ubuf]) == 3
+
+
+def test_a_revoked_grant_id_is_never_issued_again(system: System) -> None:
+    """A slot reused until its sequence numbers run out is retired: past the
+    2,048 reuses after which MINIX's ids came round again, no id repeats and
+    the first one stays dead."""
+    user = Remote.start(system, "granter")
+    service = Remote.start(system, "copier", service=True)
+    buf = user.do(lambda p: p.mmap(PAGE_SIZE))
+    sbuf = service.do(lambda p: p.mmap(PAGE_SIZE))
+
+    def cycle(p: Process) -> list[int]:
+        ids = []
+        for _ in range(GRANT_MAX_SEQ + 4):
+            grant = p.sys.grants.cpf_grant_direct(service.endpoint, buf, 16, CPF_READ)
+            assert p.sys.grants.cpf_revoke(grant) == OK
+            ids.append(grant)
+        return ids
+
+    ids = user.do(cycle)
+    assert len(set(ids)) == len(ids)
+    first = ids[0]
+    assert service.do(lambda p: p.sys.sys_safecopyfrom(user.endpoint, first, 0, sbuf, 16)) < 0
+    live = user.do(lambda p: p.sys.grants.cpf_grant_direct(service.endpoint, buf, 16, CPF_READ))
+    assert live not in ids
+    assert service.do(lambda p: p.sys.sys_safecopyfrom(user.endpoint, live, 0, sbuf, 16)) == OK

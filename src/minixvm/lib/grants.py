@@ -2,8 +2,10 @@
 
 Entries are written into memory the kernel reads; the Python side only
 mirrors which slots are in use and each slot's sequence number. A new grant
-in a slot takes the next sequence number, so a revoked grant's id can never
-be honoured again. The table grows 2 -> 6 -> 14 -> 30 ... entries, as in
+in a slot takes the next sequence number, and a slot whose sequence numbers
+are used up is retired for good (MINIX's wrap around, so an id came back
+after 2,048 reuses of its slot): a revoked grant's id is never honoured
+again. The table grows 2 -> 6 -> 14 -> 30 ... entries, as in
 MINIX, each time announced to the kernel with SYS_SETGRANT.
 
 As every libsys call, a cpf_* call answers with a negative errno when it
@@ -85,7 +87,8 @@ class GrantTable:
                 return r  # the mappings live on: so does the grant
             self.maps.discard(index)
         self._write(index, g.unused(self.seq[index]))
-        self.used[index] = False
+        # A slot at its last sequence number stays taken: never reissued.
+        self.used[index] = self.seq[index] == GRANT_MAX_SEQ - 1
         return OK
 
     def _install(self, make: Callable[[int], GrantEntry], maps: bool) -> int:
@@ -93,7 +96,7 @@ class GrantTable:
         index = self._free_slot()
         if index < 0:
             return index
-        seq = (self.seq[index] + 1) % GRANT_MAX_SEQ
+        seq = self.seq[index] + 1  # below GRANT_MAX_SEQ: a used-up slot is never free
         self._write(index, make(seq))
         self.seq[index], self.used[index] = seq, True
         if maps:
