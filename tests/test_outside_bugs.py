@@ -7,10 +7,12 @@ import pytest
 from remote import Remote
 
 from minixvm import System
-from minixvm.errors import OK
+from minixvm.errors import EINVAL, OK
+from minixvm.include.ds import DSF_OVERWRITE, DSF_TYPE_U32
 from minixvm.include.grant import CPF_MAP, CPF_READ, GRANT_MAX_SEQ
 from minixvm.include.signal import SIGSEGV
 from minixvm.lib.c import Process
+from minixvm.lib.ds import ds_publish_u32, ds_retrieve_u32, ds_subscribe
 from minixvm.machine.ram import PAGE_SIZE
 
 
@@ -87,3 +89,16 @@ def test_a_revoked_grant_id_is_never_issued_again(system: System) -> None:
     live = user.do(lambda p: p.sys.grants.cpf_grant_direct(service.endpoint, buf, 16, CPF_READ))
     assert live not in ids
     assert service.do(lambda p: p.sys.sys_safecopyfrom(user.endpoint, live, 0, sbuf, 16)) == OK
+
+
+def test_a_pathological_subscription_pattern_does_not_stall_ds(system: System) -> None:
+    """``(a+)+b`` against a long key of a's takes exponential time with a
+    backtracking matcher; DS's matcher is linear, so the publish is answered
+    at once, and a pattern it could not match so is refused up front."""
+    service = Remote.start(system, "subscriber", service=True)
+    assert service.do(lambda p: ds_subscribe(p.sys, "(a+)+b", DSF_TYPE_U32)) == OK
+    bad = "(a)\\1"  # a backreference
+    assert service.do(lambda p: ds_subscribe(p.sys, bad, DSF_TYPE_U32 | DSF_OVERWRITE)) == -EINVAL
+    key = "a" * 70 + "c"  # within DS_MAX_KEYLEN: 2**70 steps for a backtracker
+    assert service.do(lambda p: ds_publish_u32(p.sys, key, 1)) == OK
+    assert service.do(lambda p: ds_retrieve_u32(p.sys, key)) == (OK, 1)

@@ -9,9 +9,9 @@ labels, and a LABEL entry is what ties a label to an endpoint.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from minixvm.include.ds import DSF_TYPE_LABEL, NR_DS_KEYS, NR_DS_SUBS
 
@@ -36,12 +36,18 @@ class Entry:
     grants: dict[int, int] = field(default_factory=dict)
 
 
+class KeyPattern(Protocol):
+    """A compiled subscription pattern (RE2's)."""
+
+    def fullmatch(self, text: str) -> object | None: ...
+
+
 @dataclass(eq=False)
 class Subscription:
     """A label's interest in keys (MINIX struct subscription)."""
 
     owner: str
-    regex: re.Pattern[str]
+    regex: KeyPattern
     types: int  # DSF_TYPE_* bits it wants
     changed: set[int] = field(default_factory=set)  # slots changed since checked
 

@@ -1,7 +1,10 @@
 """Subscriptions: who wants to hear of which keys, and DS_SUBSCRIBE / DS_CHECK.
 
 A subscription belongs to a label: a regex over keys, anchored at both
-ends (MINIX meant ``^regex$`` and lost the ``^``), and a set of types. It
+ends (MINIX meant ``^regex$`` and lost the ``^``), and a set of types.
+Patterns are RE2's: matched in time linear in the key, so no subscriber's
+pattern (``(a+)+b``, say) can stall DS, which every service waits on; what
+RE2 cannot match that way (backreferences) is refused at subscribe time. It
 keeps the slots of the matching entries that changed since it last
 checked (MINIX's bitmap). Every publish of a matching entry marks its slot
 and every delete unmarks it, and either way the subscriber gets a kernel
@@ -10,8 +13,9 @@ notification; DS_CHECK hands out the lowest marked slot's key.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
+
+import re2
 
 from minixvm.errors import EAGAIN, EEXIST, EINVAL, ENOENT, ESRCH, OK, RequestError
 from minixvm.include.ds import (
@@ -22,10 +26,13 @@ from minixvm.include.ds import (
     DsCheck,
     DsKeyRequest,
 )
-from minixvm.servers.ds.store import Entry, Subscription
+from minixvm.servers.ds.store import Entry, KeyPattern, Subscription
 
 if TYPE_CHECKING:
     from minixvm.servers.ds.main import DS
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the subscriber's EINVAL, not a log line
 
 
 def sub_match(ds: DS, sub: Subscription, e: Entry, endpoint: int) -> bool:
@@ -49,11 +56,11 @@ def update_subscribers(ds: DS, e: Entry, changed: bool) -> None:
         ds.sys.notify(endpoint)
 
 
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """The subscription's regex; EINVAL if it does not compile."""
+def compile_regex(pattern: str) -> KeyPattern:
+    """The subscription's regex; EINVAL if RE2 does not take it."""
     try:
-        return re.compile(pattern)
-    except (re.error, OverflowError):
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except (re2.error, OverflowError, TypeError):
         raise RequestError(EINVAL) from None
 
 
