@@ -9,7 +9,7 @@ $(BIN)/minixvm: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: boot test lint bench
+.PHONY: boot test lint bench userland
 boot: $(BIN)/minixvm
 	$(BIN)/minixvm boot
 
@@ -20,3 +20,7 @@ test: $(BIN)/minixvm
 
 bench: $(BIN)/minixvm
 	$(BIN)/python -m benchmarks
+
+# Rebuild the i386 programs (needs gcc -m32; the built files are committed).
+userland:
+	$(MAKE) -C userland

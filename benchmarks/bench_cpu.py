@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_32, UC_PROT_ALL
 from unicorn.unicorn_py3.unicorn import Uc
-from unicorn.x86_const import UC_X86_REG_ESP
+from unicorn.x86_const import UC_X86_REG_EIP, UC_X86_REG_ESP
 
 from benchmarks.bench_foundation import best_rate, host_faults, simulated_faults
 from minixvm import System
@@ -65,7 +66,7 @@ def bare_unicorn(path: Path, argv: list[str], budget: int = 0) -> float:
     eip = elf["e_entry"]
     while not trapped:
         uc.emu_start(eip, STOP_ADDR, count=budget)
-        eip = uc.reg_read(0x1A)  # UC_X86_REG_EIP
+        eip = uc.reg_read(UC_X86_REG_EIP)
     return time.perf_counter() - start_time
 
 
@@ -81,8 +82,9 @@ def minixvm_run(path: Path, argv: list[str]) -> float:
     return seconds
 
 
-def best(fn: object, *args: object) -> float:
-    return min(fn(*args) for _ in range(REPEATS))  # type: ignore[operator]
+def best(fn: Callable[..., float], *args: object) -> float:
+    """The least of REPEATS timings ``fn(*args)`` measures itself."""
+    return min(fn(*args) for _ in range(REPEATS))
 
 
 def main() -> list[str]:

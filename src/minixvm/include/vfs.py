@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from minixvm.include.ipc import Message, layout, m1_i1, m1_i2, m1_p1, register_names
 
-VFS_BASE = 0x000
 READ = 3
 WRITE = 4
 CLOSE = 6

@@ -101,15 +101,18 @@ class IPC:
         if call == NOTIFY:
             return self.notify(caller, endpoint)
         memory = self.k.memory
-        if not memory.msg_ok(caller, msg_addr, write=call != SEND and call != SENDNB):
+        # One translation: a send needs the message readable, anything that
+        # waits for an answer needs it writable too.
+        pieces = memory.msg_pieces(caller, msg_addr, write=call not in (SEND, SENDNB))
+        if pieces is None:
             return -EFAULT
         if call in (SEND, SENDNB):
-            return self.send(caller, endpoint, memory.msg_read(caller, msg_addr), call == SENDNB)
+            return self.send(caller, endpoint, memory.gather(pieces), call == SENDNB)
         # Where the answer goes: a fork copies this, and VM makes it writable
         # in parent and child (the reply may land in a copy-on-write page).
         caller.msg_addr = msg_addr
         if call == SENDREC:
-            r, reply = self.sendrec(caller, endpoint, memory.msg_read(caller, msg_addr))
+            r, reply = self.sendrec(caller, endpoint, memory.gather(pieces))
         else:
             r, reply = self.receive(caller, endpoint)
         return self._delivered(caller, r, reply)

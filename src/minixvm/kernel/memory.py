@@ -71,8 +71,7 @@ class KernelMemory:
 
     def read(self, p: Proc, vaddr: int, n: int) -> bytes:
         """Kernel read of process memory."""
-        mv = self.ram.mv
-        return b"".join(mv[a : a + ln] for a, ln in self.pieces(p, vaddr, n, False))
+        return self.gather(self.pieces(p, vaddr, n, False))
 
     def write(self, p: Proc, vaddr: int, data: bytes) -> None:
         """Kernel write into process memory (a kernel call's reply data)."""
@@ -87,7 +86,7 @@ class KernelMemory:
 
     # -- messages in process memory (the IPC trap) ----------------------------------
 
-    def _msg_pieces(self, p: Proc, vaddr: int, write: bool) -> list[tuple[int, int]] | None:
+    def msg_pieces(self, p: Proc, vaddr: int, write: bool) -> list[tuple[int, int]] | None:
         """Where the 36-byte message at ``vaddr`` is, as the process may access
         it; None if any of it is not (IPC copies do not ask VM)."""
         if not 0 <= vaddr <= ADDR_LIMIT - MESSAGE_SIZE:
@@ -97,18 +96,14 @@ class KernelMemory:
         except PageFault:
             return None
 
-    def msg_ok(self, p: Proc, vaddr: int, write: bool) -> bool:
-        return self._msg_pieces(p, vaddr, write) is not None
-
-    def msg_read(self, p: Proc, vaddr: int) -> bytes:
-        pieces = self._msg_pieces(p, vaddr, False)
-        assert pieces is not None, "msg_ok first"
+    def gather(self, pieces: list[tuple[int, int]]) -> bytes:
+        """The bytes at physical ``pieces``."""
         mv = self.ram.mv
         return b"".join(mv[a : a + n] for a, n in pieces)
 
     def msg_write(self, p: Proc, vaddr: int, msg: bytes) -> bool:
         """Deliver ``msg`` into ``p``'s memory (MINIX delivermsg); False: EFAULT."""
-        pieces = self._msg_pieces(p, vaddr, True)
+        pieces = self.msg_pieces(p, vaddr, True)
         if pieces is None:
             return False
         copy_pieces(self.ram.mv, [(0, MESSAGE_SIZE)], pieces, src_mv=memoryview(msg))

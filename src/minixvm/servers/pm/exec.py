@@ -51,7 +51,6 @@ from minixvm.lib.exec import (
 )
 from minixvm.servers.pm.forkexit import exit_proc
 from minixvm.servers.pm.mproc import MProc
-from minixvm.servers.pm.reply import answer
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
@@ -82,18 +81,18 @@ def do_exec(pm: PM, mp: MProc, m: Message) -> Message | None:
     """EXEC: replace the caller's program by the one at ``path``; no reply on
     success. A system process's image is not PM's to replace."""
     if mp.system:
-        return answer(PmExec, -EPERM)
+        return PmExec(-EPERM)
     r, path, frame = fetch_args(pm, mp, PmExec.view(m.buf))
     if r != OK:
-        return answer(PmExec, r)
+        return PmExec(r)
     table = pm.modules
     module = table.modules.get(path)
     if module is None:
-        return answer(PmExec, -ENOENT)
+        return PmExec(-ENOENT)
     progname = path.rsplit("/", 1)[-1][: PROC_NAME_LEN - 1]
     r, image, file_base = prepare(pm, table, path, module, progname)
     if r != OK:
-        return answer(PmExec, r)
+        return PmExec(r)
     info = exec_info(pm, table.copies, mp.endpoint, progname, frame, file_base)
     if isinstance(module, int):
         # A Python program's stack is only its libc's: it keeps the small one.
@@ -105,7 +104,7 @@ def do_exec(pm: PM, mp: MProc, m: Message) -> Message | None:
         sp = PY_DATA_BASE if isinstance(module, int) else info.vsp
         r = pm.sys.sys_exec(mp.endpoint, pc=info.pc, name=info.progname, sp=sp)
     if r != OK and not info.partial:
-        return answer(PmExec, r)
+        return PmExec(r)
     if r != OK:
         exit_proc(pm, mp, W_EXITCODE(0, SIGKILL))
         return SUSPEND

@@ -11,7 +11,6 @@ from minixvm.include.pm import PM_WAIT, PmExit, PmFork, PmWaitpid
 from minixvm.include.signal import WNOHANG, WUNTRACED
 from minixvm.include.vm import VM_EXIT, VM_FORK, VM_WILLEXIT
 from minixvm.servers.pm.mproc import IN_USE, WAITING, ZOMBIE, MProc
-from minixvm.servers.pm.reply import answer
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
@@ -25,21 +24,21 @@ def do_fork(pm: PM, mp: MProc, m: Message) -> Message:
     child's pid (and endpoint)."""
     slot = pm.free_slot()
     if slot is None:
-        return answer(PmFork, -EAGAIN)
+        return PmFork(-EAGAIN)
     reply = pm.sys.vm_call(VM_FORK, parent=mp.endpoint, slot=slot)
     if reply.m_type != OK:
-        return answer(PmFork, reply.m_type)
+        return PmFork(reply.m_type)
     child = MProc(slot, reply.child_ep, pm.new_pid(), mp.slot, mp.name, brk=mp.brk)
     pm.mproc[slot] = child
-    pm.reply(child, answer(PmFork, 0))
-    return answer(PmFork, child.pid, endpoint=child.endpoint)
+    pm.reply(child, PmFork(0))
+    return PmFork(child.pid, endpoint=child.endpoint)
 
 
 def do_exit(pm: PM, mp: MProc, m: Message) -> Message | None:
     """PM_EXIT: the caller ends with the low 8 bits of ``status``; no reply.
     VM cannot end: everything else depends on it."""
     if mp.endpoint == pm.vm_endpoint:
-        return answer(Message, -EPERM)
+        return Message(-EPERM)
     exit_proc(pm, mp, (PmExit.view(m.buf).status & 0xFF) << 8)
     return SUSPEND
 
@@ -73,7 +72,7 @@ def tell_parent(pm: PM, mp: MProc) -> None:
         return
     if parent.flags & WAITING and parent.wait_pid in (-1, mp.pid):
         parent.flags &= ~WAITING
-        pm.reply(parent, answer(PmWaitpid, mp.pid, status=mp.status))
+        pm.reply(parent, PmWaitpid(mp.pid, status=mp.status))
         release(pm, mp)
     elif parent.system:
         pm.sys.notify(parent.endpoint)
@@ -89,18 +88,18 @@ def do_waitpid(pm: PM, mp: MProc, m: Message) -> Message | None:
     req = PmWaitpid.view(m.buf)
     want, options = (-1, 0) if m.m_type == PM_WAIT else (req.pid, req.options)
     if want == 0 or want < -1 or options & ~WAIT_OPTIONS:
-        return answer(PmWaitpid, -EINVAL)
+        return PmWaitpid(-EINVAL)
     children = [c for c in pm.mproc.values() if c.parent == mp.slot and c is not mp]
     if want > 0:
         children = [c for c in children if c.pid == want]
     if not children:
-        return answer(PmWaitpid, -ECHILD)
+        return PmWaitpid(-ECHILD)
     for child in children:
         if child.flags & ZOMBIE:
             release(pm, child)
-            return answer(PmWaitpid, child.pid, status=child.status)
+            return PmWaitpid(child.pid, status=child.status)
     if options & WNOHANG:
-        return answer(PmWaitpid, 0)
+        return PmWaitpid(0)
     mp.flags |= WAITING
     mp.wait_pid, mp.wait_options = want, options
     return SUSPEND

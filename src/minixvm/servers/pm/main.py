@@ -24,7 +24,6 @@ from minixvm.servers.pm import exec as pm_exec
 from minixvm.servers.pm import forkexit, signal
 from minixvm.servers.pm.exec import ModuleTable
 from minixvm.servers.pm.mproc import MProc
-from minixvm.servers.pm.reply import answer
 
 # A call's handler: the reply, or None if there is none now.
 Handler = Callable[["PM", MProc, Message], "Message | None"]
@@ -33,7 +32,7 @@ Handler = Callable[["PM", MProc, Message], "Message | None"]
 def do_getpid(pm: PM, mp: MProc, m: Message) -> Message:
     """PM_GETPID: the caller's pid, and its parent's."""
     parent = pm.mproc.get(mp.parent)
-    return answer(PmGetpid, mp.pid, ppid=parent.pid if parent else 0)
+    return PmGetpid(mp.pid, ppid=parent.pid if parent else 0)
 
 
 def do_brk(pm: PM, mp: MProc, m: Message) -> Message:
@@ -42,11 +41,11 @@ def do_brk(pm: PM, mp: MProc, m: Message) -> Message:
     the caller believes it to be does not count."""
     req = PmBrk.view(m.buf)
     if not 0 < req.addr <= VM_DATATOP or not mp.brk:
-        return answer(PmBrk, -ENOMEM, brk=-1)
+        return PmBrk(-ENOMEM, brk=-1)
     r = pm.sys.vm_call(VM_BRK, endpoint=mp.endpoint, addr=req.addr, old=mp.brk).m_type
     if r == OK:
         mp.brk = req.addr
-    return answer(PmBrk, r, brk=req.addr if r == OK else -1)
+    return PmBrk(r, brk=req.addr if r == OK else -1)
 
 
 CALLS: dict[int, Handler] = {
@@ -101,11 +100,11 @@ class PM:
             return None
         mp = self.by_endpoint(m.m_source)
         if mp is None:
-            return answer(Message, -ESRCH)
+            return Message(-ESRCH)
         # A process's NOTIFY_MESSAGE-typed request is one more unknown call.
         handler = CALLS.get(m.m_type)
         if handler is None:
-            return answer(Message, -ENOSYS)
+            return Message(-ENOSYS)
         return handler(self, mp, m)
 
     # -- helpers ---------------------------------------------------------------------

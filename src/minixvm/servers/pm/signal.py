@@ -15,7 +15,6 @@ from minixvm.include.pm import PmKill
 from minixvm.include.signal import _NSIG, SIGCHLD, W_EXITCODE
 from minixvm.servers.pm.forkexit import exit_proc, live
 from minixvm.servers.pm.mproc import MProc
-from minixvm.servers.pm.reply import answer
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
@@ -28,17 +27,17 @@ def do_kill(pm: PM, mp: MProc, m: Message) -> Message:
     exists (POSIX). There are no process groups: ``pid`` 0 and below are EINVAL."""
     req = PmKill.view(m.buf)
     if not 0 <= req.sig < _NSIG or req.pid <= 0:
-        return answer(PmKill, -EINVAL)
+        return PmKill(-EINVAL)
     target = pm.by_pid(req.pid)
     if target is None:
-        return answer(PmKill, -ESRCH)
+        return PmKill(-ESRCH)
     if target.system and not mp.system:
-        return answer(PmKill, -EPERM)
+        return PmKill(-EPERM)
     if req.sig:
         r = pm.sys.sys_kill(target.endpoint, req.sig)
         if r != OK:
-            return answer(PmKill, r)
-    return answer(PmKill, OK)
+            return PmKill(r)
+    return PmKill(OK)
 
 
 def do_ksig(pm: PM) -> None:

@@ -17,7 +17,7 @@ from minixvm.include.com import TTY_PROC_NR
 from minixvm.include.dev import CONSOLE_MINOR, DEV_WRITE
 from minixvm.include.grant import CPF_READ
 from minixvm.include.ipc import Message
-from minixvm.include.vfs import CLOSE, READ, STDERR_FILENO, WRITE, VfsClose, VfsReadWrite
+from minixvm.include.vfs import STDERR_FILENO, WRITE, VfsClose, VfsReadWrite
 from minixvm.lib.sys import SysLib
 
 # One write goes to the driver in pieces of at most this (as a tty's buffer).
@@ -40,9 +40,9 @@ class VFS:
 
     def dispatch(self, m: Message) -> int:
         """Run request ``m``: its result."""
-        if isinstance(m, VfsReadWrite) and m.m_type in (READ, WRITE):
+        if isinstance(m, VfsReadWrite):
             return self.transfer(m, m.m_type == WRITE)
-        if isinstance(m, VfsClose) and m.m_type == CLOSE:
+        if isinstance(m, VfsClose):
             return self.close(m)
         return -ENOSYS
 
