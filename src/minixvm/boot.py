@@ -19,10 +19,12 @@ from typing import Any
 from minixvm.include import com
 from minixvm.include.arch import VM_STACKTOP
 from minixvm.include.com import (
+    DISK_PROC_NR,
     DS_PROC_NR,
     HARDWARE,
     INIT_PROC_NR,
     MEM_PROC_NR,
+    MFS_PROC_NR,
     PM_PROC_NR,
     TTY_PROC_NR,
     VFS_PROC_NR,
@@ -39,9 +41,11 @@ from minixvm.lib.elf import elf_unpack
 from minixvm.lib.exec import DEFAULT_STACK_LIMIT
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import RAM
+from minixvm.servers.disk.main import Disk, Media
 from minixvm.servers.ds.main import DS
 from minixvm.servers.init.main import Init, SpawnRequest
 from minixvm.servers.memory.main import MemoryDriver
+from minixvm.servers.mfs.main import MFS, MfsOptions
 from minixvm.servers.pm.exec import ModuleTable
 from minixvm.servers.pm.main import PM
 from minixvm.servers.tty.main import TTY
@@ -59,8 +63,14 @@ VM_CALLS = frozenset(_BASE | {com.SYS_FORK, com.SYS_VMCTL, com.SYS_MEMSET, com.S
                               com.SYS_KILL, com.SYS_ABORT})
 DRIVER_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_SETGRANT,
                                   com.SYS_UMAP})
-# VFS hands the console magic grants of its callers' buffers.
-VFS_CALLS = frozenset(_BASE | {com.SYS_SETGRANT})
+# VFS hands drivers and file servers magic grants of its callers' buffers,
+# and is an exec caller: it copies the frame in (VIRCOPY) and clears
+# memory of the process it loads (MEMSET).
+VFS_CALLS = frozenset(_BASE | {com.SYS_SETGRANT, com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO,
+                               com.SYS_VIRCOPY, com.SYS_MEMSET})
+# A file server copies through the grants VFS and its driver give it.
+FS_CALLS = frozenset(_BASE | {com.SYS_SETGRANT, com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO,
+                              com.SYS_VSAFECOPY})
 DS_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_SAFEMAP,
                               com.SYS_SAFEREVMAP, com.SYS_SAFEUNMAP, com.SYS_SETGRANT})
 # init starts services and publishes their labels in DS (a key goes by grant).
@@ -145,6 +155,8 @@ class System:
         echo: Callable[[str], None] | None = None,
         trace_sink: Callable[[str], None] | None = None,
         exec_copies: int = 1,
+        disk: Media | None = None,
+        mfs: MfsOptions | None = None,
     ) -> None:
         self.ram = RAM(ram)
         self.console = Console(echo)
@@ -158,6 +170,9 @@ class System:
         if exec_copies not in (1, 2):
             raise ValueError(f"exec_copies is 1 or 2, not {exec_copies}")
         self.modules = ModuleTable(copies=exec_copies)
+        # The root disk: a host image file, or an image in memory.
+        self.disk = disk
+        self.mfs_options = mfs or MfsOptions()
         self._requests: deque[SpawnRequest] = deque()
         self._pending: list[Spawned] = []
         self._errors: dict[int, BaseException] = {}
@@ -189,6 +204,10 @@ class System:
             BootProc(TTY_PROC_NR, "tty", server(lambda s: TTY(s, self.console.write)),
                      SERVER_Q, DRIVER_CALLS),
             BootProc(DS_PROC_NR, "ds", server(DS), SERVER_Q, DS_CALLS),
+            BootProc(DISK_PROC_NR, "disk", server(lambda s: Disk(s, self.disk)), SERVER_Q,
+                     DRIVER_CALLS),
+            BootProc(MFS_PROC_NR, "mfs", server(lambda s: MFS(s, self.mfs_options)), SERVER_Q,
+                     FS_CALLS),
             BootProc(VFS_PROC_NR, "vfs", server(VFS), SERVER_Q, VFS_CALLS),
             BootProc(VM_PROC_NR, "vm", server(vm), SERVER_Q, VM_CALLS),
             BootProc(INIT_PROC_NR, "init",

@@ -25,6 +25,7 @@ EACCES = 13
 EFAULT = 14
 EBUSY = 16
 EEXIST = 17
+EXDEV = 18
 ENODEV = 19
 ENOTDIR = 20
 EISDIR = 21
@@ -32,10 +33,12 @@ EINVAL = 22
 ENFILE = 23
 EMFILE = 24
 ENOTTY = 25
+ETXTBSY = 26
 EFBIG = 27
 ENOSPC = 28
 ESPIPE = 29
 EROFS = 30
+EMLINK = 31
 EPIPE = 32
 EDOM = 33
 ERANGE = 34
@@ -44,6 +47,7 @@ ENAMETOOLONG = 36
 ENOSYS = 38
 ENOTEMPTY = 39
 ELOOP = 40
+EOVERFLOW = 46
 # MINIX-specific
 ELOCKED = 101
 EBADCALL = 102
@@ -72,6 +76,7 @@ _MESSAGES = {
     EFAULT: "bad address",
     EBUSY: "resource busy",
     EEXIST: "file exists",
+    EXDEV: "improper link",
     ENODEV: "no such device",
     ENOTDIR: "not a directory",
     EISDIR: "is a directory",
@@ -79,10 +84,12 @@ _MESSAGES = {
     ENFILE: "too many open files in system",
     EMFILE: "too many open files",
     ENOTTY: "inappropriate I/O control operation",
+    ETXTBSY: "text file busy",
     EFBIG: "file too large",
     ENOSPC: "no space left on device",
     ESPIPE: "invalid seek",
     EROFS: "read-only file system",
+    EMLINK: "too many links",
     EPIPE: "broken pipe",
     EDOM: "domain error",
     ERANGE: "result too large",
@@ -91,6 +98,7 @@ _MESSAGES = {
     ENOSYS: "function not implemented",
     ENOTEMPTY: "directory not empty",
     ELOOP: "too many levels of indirection",
+    EOVERFLOW: "value too large to be stored in data type",
     ELOCKED: "can't send message due to deadlock",
     EBADCALL: "illegal system call number",
     EBADSRCDST: "bad source or destination process",

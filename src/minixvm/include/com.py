@@ -89,6 +89,7 @@ MEM_PROC_NR = 3
 SCHED_PROC_NR = 4
 TTY_PROC_NR = 5
 DS_PROC_NR = 6
+DISK_PROC_NR = 7  # the block driver of the root disk (MINIX: at_wini, started by RS)
 VM_PROC_NR = 8
 PFS_PROC_NR = 9
 MFS_PROC_NR = 10

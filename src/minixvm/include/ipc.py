@@ -1,7 +1,7 @@
 """The IPC message: MINIX 3.2's 36-byte i386 ``message``, and its layouts.
 
 A message is 36 bytes: ``m_source`` at 0, ``m_type`` at 4, and a 28-byte
-union holding one of the payload shapes m1, m2, m3, m4, m5, m7, m9 (the
+union holding one of the payload shapes m1, m2, m3, m4, m5, m7, m9, m10 (the
 offsets below, as gcc -m32 lays out MINIX's ``struct message``). Every
 request and reply has a *layout*: a subclass of ``Message`` that names the
 union's slots for that call, as MINIX's ``com.h`` names them with
@@ -143,10 +143,13 @@ m9_l1, m9_l2, m9_l3 = Slot("m9_l1", 8, "i"), Slot("m9_l2", 12, "i"), Slot("m9_l3
 m9_l4, m9_l5 = Slot("m9_l4", 20, "i"), Slot("m9_l5", 24, "i")
 m9_s1, m9_s2 = Slot("m9_s1", 28, "h"), Slot("m9_s2", 30, "h")
 m9_s3, m9_s4 = Slot("m9_s3", 32, "h"), Slot("m9_s4", 34, "h")
+m10_i1, m10_i2 = Slot("m10_i1", 8, "i"), Slot("m10_i2", 12, "i")
+m10_i3, m10_i4 = Slot("m10_i3", 16, "i"), Slot("m10_i4", 20, "i")
+m10_l1, m10_l2, m10_l3 = Slot("m10_l1", 24, "i"), Slot("m10_l2", 28, "i"), Slot("m10_l3", 32, "i")
 
 UNION_SLOTS: dict[str, AnySlot] = {
     name: value for name, value in list(globals().items())
-    if isinstance(value, Slot | CharSlot) and name[:1] == "m" and name[2] == "_"
+    if isinstance(value, Slot | CharSlot) and name[:1] == "m" and name[1:].split("_")[0].isdigit()
 }
 
 _HEADER = struct.Struct("<ii")

@@ -8,6 +8,8 @@ pid, OK, or a negative errno; anything more is in the reply fields
 
 from __future__ import annotations
 
+import struct
+
 from minixvm.include.ipc import (
     Message,
     layout,
@@ -17,6 +19,7 @@ from minixvm.include.ipc import (
     m1_p1,
     m1_p2,
     m2_i1,
+    m2_i2,
     m2_p1,
     register_names,
 )
@@ -90,3 +93,24 @@ class PmExec(Message):
     flags = m1_i3  # PMEXEC_FLAGS: 0, no AuxInfo or name space in the frame
     path = m1_p1
     frame = m1_p2
+
+
+# VFS (or RS) tells PM a new image is being loaded (MINIX EXEC_NEWMEM's old
+# number): PM copies the caller's exec_info from ``info`` and answers with
+# the frame's address (``frame``) and the flags it allows.
+PM_NEWEXEC = 100
+register_names(globals(), "PM_NEWEXEC", PM_NEWEXEC, 1)
+EXC_NM_RF_ALLOW_SETUID = 2
+
+# struct exec_info as the exec caller passes it to PM (the fields PM uses):
+# proc_e, progname[16], frame_len, stack_high, new_uid, new_gid, allow_setuid.
+EXEC_INFO = struct.Struct("<i16sIIhhi")
+
+
+@layout(PM_NEWEXEC)
+class PmNewexec(Message):
+    endpoint = m1_i1  # EXC_NM_PROC
+    info = m1_p1  # EXC_NM_PTR: the exec_info, in the caller's memory
+    # reply
+    frame = m2_i1  # the initial stack frame's address (for ps)
+    flags = m2_i2  # EXC_NM_RF_ALLOW_SETUID, or 0
