@@ -19,7 +19,7 @@ BIN = Path(__file__).resolve().parent.parent / "userland" / "bin"
 
 
 def run(system: System, name: str, *args: str) -> int:
-    system.install(f"/bin/{name}", (BIN / name).read_bytes())
+    """Run a built-in program (the default disk holds them in /bin)."""
     return system.exec(f"/bin/{name}", [name, *args])
 
 
@@ -54,7 +54,7 @@ def test64_runs_out_of_contiguous_memory_and_recovers() -> None:
     with System.boot(ram="32M", sanity_checks=True) as system:
         assert run(system, "test64") == 0, system.console.text[-2000:]
         system.run_until_idle()
-        # PM keeps its copy of the module (the "file"): the baseline comes after.
+        # MFS's cache keeps the file's blocks: the baseline comes after.
         free = system.statistics().frames_free
         assert run(system, "test64") == 0, system.console.text[-2000:]
         system.run_until_idle()
@@ -63,7 +63,6 @@ def test64_runs_out_of_contiguous_memory_and_recovers() -> None:
 
 
 def test_an_exec_chain_passes_arguments_and_environment(system: System) -> None:
-    system.install("/bin/execprint", (BIN / "execprint").read_bytes())
     assert run(system, "execchain") == 0, system.console.text[-2000:]
     out = system.console.text
     assert "execprint: argc = 3\n" in out

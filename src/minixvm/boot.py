@@ -1,14 +1,18 @@
 """The boot image and the System: the Python API to a running minixvm.
 
-``System.boot()`` builds a machine, loads the boot image (PM, VM, the
-memory driver, the console, DS, init), and runs it until every server waits
-for work. Programs are started through init; ``run`` drives the system
-until the program has exited.
+``System.boot()`` builds a machine, loads the boot image (PM, VM, VFS, the
+memory driver, the console, DS, the disk driver, MFS, init), and runs it
+until every server waits for work: by then VFS has mounted the root file
+system, from the disk image given or from a small image made in memory
+that holds the built-in programs in /bin. Programs are started through
+init; ``run`` drives the system until the program has exited.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -16,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minixvm.commands.mkfs import make_image
+from minixvm.errors import EEXIST, KernelPanic, MinixError, SystemHalted
 from minixvm.include import com
 from minixvm.include.arch import VM_STACKTOP
 from minixvm.include.com import (
@@ -32,11 +38,12 @@ from minixvm.include.com import (
 )
 from minixvm.include.pm import PATH_MAX
 from minixvm.include.signal import returncode
+from minixvm.include.vfs import O_CREAT, O_TRUNC, O_WRONLY
 from minixvm.kernel.kernel import BootProc, Kernel
 from minixvm.kernel.proc import SERVER_Q, USER_Q
 from minixvm.kernel.trace import Trace
 from minixvm.kernel.trap import Entry
-from minixvm.lib.c import Program, program_entry
+from minixvm.lib.c import Process, Program, program_entry
 from minixvm.lib.elf import elf_unpack
 from minixvm.lib.exec import DEFAULT_STACK_LIMIT
 from minixvm.lib.sys import SysLib
@@ -45,14 +52,22 @@ from minixvm.servers.disk.main import Disk, Media
 from minixvm.servers.ds.main import DS
 from minixvm.servers.init.main import Init, SpawnRequest
 from minixvm.servers.memory.main import MemoryDriver
+from minixvm.servers.mfs.cache import MfsStats
 from minixvm.servers.mfs.main import MFS, MfsOptions
 from minixvm.servers.pm.exec import ModuleTable
 from minixvm.servers.pm.main import PM
 from minixvm.servers.tty.main import TTY
-from minixvm.servers.vfs.main import VFS
+from minixvm.servers.vfs.main import VFS, VfsOptions, VfsStats
 from minixvm.servers.vm import sanity
 from minixvm.servers.vm.main import VM, VMOptions, VMStats
 from minixvm.servers.vm.regiontree import RegionStore, RegionTree
+
+# The i386 programs built from userland/ (committed beside their sources):
+# the default disk holds them in /bin.
+USERLAND_BIN = Path(__file__).resolve().parents[2] / "userland" / "bin"
+DEFAULT_DISK_SIZE = 8 << 20
+# install() writes a file in pieces of this size.
+INSTALL_CHUNK = 64 << 10
 
 # Kernel calls every system process may make: who am I, and printf.
 _BASE = {com.SYS_GETINFO, com.SYS_DIAGCTL, com.SYS_TIMES}
@@ -118,6 +133,8 @@ class Statistics:
     frames_total: int
     frames_free: int
     vm: VMStats
+    vfs: VfsStats
+    mfs: MfsStats
 
     @property
     def frames_used(self) -> int:
@@ -163,16 +180,16 @@ class System:
         self.kernel = Kernel(self.ram, self.console.write, Trace(trace, trace_sink))
         self.kernel.cow_safecopy = cow_safecopy
         self.vm_options = VMOptions(sanity_checks, cow_fork, region_store)
-        # What PM may exec, by path: ELF files installed as boot modules and
-        # the Python program images loaded into the machine. ``exec_copies``
-        # 2 is the old exec path (each segment copied through PM), for the
-        # benchmark only.
-        if exec_copies not in (1, 2):
-            raise ValueError(f"exec_copies is 1 or 2, not {exec_copies}")
-        self.modules = ModuleTable(copies=exec_copies)
-        # The root disk: a host image file, or an image in memory.
-        self.disk = disk
+        # What PM execs itself, by path: the Python program images loaded
+        # into the machine. Every other path is a file, which VFS execs.
+        self.modules = ModuleTable()
+        self.exec_copies = exec_copies
+        # The root disk: a host image file, an image in memory, or (None)
+        # a small image made now, holding the built-in programs.
+        self.disk = default_disk() if disk is None else disk
         self.mfs_options = mfs or MfsOptions()
+        self.vfs: VFS | None = None
+        self.mfs: MFS | None = None
         self._requests: deque[SpawnRequest] = deque()
         self._pending: list[Spawned] = []
         self._errors: dict[int, BaseException] = {}
@@ -198,6 +215,14 @@ class System:
             self.vm = VM(sys, self.ram, self.vm_options)
             return self.vm
 
+        def vfs(sys: SysLib) -> VFS:
+            self.vfs = VFS(sys, VfsOptions(root_label="disk", exec_copies=self.exec_copies))
+            return self.vfs
+
+        def mfs(sys: SysLib) -> MFS:
+            self.mfs = MFS(sys, self.mfs_options)
+            return self.mfs
+
         return [
             BootProc(PM_PROC_NR, "pm", server(pm), SERVER_Q, PM_CALLS),
             BootProc(MEM_PROC_NR, "memory", server(MemoryDriver), SERVER_Q, DRIVER_CALLS),
@@ -206,9 +231,8 @@ class System:
             BootProc(DS_PROC_NR, "ds", server(DS), SERVER_Q, DS_CALLS),
             BootProc(DISK_PROC_NR, "disk", server(lambda s: Disk(s, self.disk)), SERVER_Q,
                      DRIVER_CALLS),
-            BootProc(MFS_PROC_NR, "mfs", server(lambda s: MFS(s, self.mfs_options)), SERVER_Q,
-                     FS_CALLS),
-            BootProc(VFS_PROC_NR, "vfs", server(VFS), SERVER_Q, VFS_CALLS),
+            BootProc(MFS_PROC_NR, "mfs", server(mfs), SERVER_Q, FS_CALLS),
+            BootProc(VFS_PROC_NR, "vfs", server(vfs), SERVER_Q, VFS_CALLS),
             BootProc(VM_PROC_NR, "vm", server(vm), SERVER_Q, VM_CALLS),
             BootProc(INIT_PROC_NR, "init",
                      server(lambda s: Init(s, self._requests, self._exited)), USER_Q - 1,
@@ -229,23 +253,30 @@ class System:
         return self._start(SpawnRequest(path, [name], [], name, service,
                                         SERVICE_CALLS if service else frozenset()))
 
-    def install(self, path: str, image: bytes) -> None:
-        """Put the ELF file ``image`` into the system at ``path``, replacing
-        what was there (until VFS reads files, PM execs it as a boot module)."""
+    def install(self, path: str, data: bytes, mode: int = 0o755) -> None:
+        """Write the file ``path`` (parent directories made as needed) with
+        ``data``, through the file system, by a program started for it."""
         if not path.startswith("/") or len(path.encode()) >= PATH_MAX:
             raise ValueError(f"{path!r}: not an absolute path of at most {PATH_MAX - 1} bytes")
-        self.modules.modules[path] = bytes(image)
+
+        def installer(p: Process) -> int:
+            make_parents(p, path)
+            fd = p.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
+            for at in range(0, len(data), INSTALL_CHUNK):
+                p.write(data[at : at + INSTALL_CHUNK], fd)
+            p.close(fd)
+            return 0
+
+        self.run(installer, name="install")
 
     def spawn_exec(self, program: str | os.PathLike[str] | bytes, argv: Sequence[str] | None = None,
                    env: Sequence[str] | None = None, name: str | None = None) -> Spawned:
-        """Have init start an i386 ELF program: a path installed in the
-        system, a host file, or a file's bytes (the last two are installed as
-        /bin/NAME). ``argv`` defaults to [NAME]. A file exec would refuse
-        raises ElfError (ENOEXEC) here, naming what is wrong."""
+        """Have init start an i386 ELF program: an absolute path of a file in
+        the system, or a host file (a relative path or a PathLike), or a
+        file's bytes; the last two are installed as /bin/NAME first, after
+        the checks exec makes (ElfError, naming what is wrong). ``argv``
+        defaults to [NAME]."""
         path = self._installed(program, name)
-        module = self.modules.modules[path]
-        if isinstance(module, bytes):
-            elf_unpack(module, VM_STACKTOP - DEFAULT_STACK_LIMIT)
         name = name or path.rsplit("/", 1)[-1]
         argv = [name] if argv is None else list(argv)
         return self._start(SpawnRequest(path, argv, list(env or []), name[:15], False,
@@ -259,12 +290,13 @@ class System:
 
     def _installed(self, program: str | os.PathLike[str] | bytes, name: str | None) -> str:
         """The path in the system of ``program``, installing it if need be."""
-        if isinstance(program, str) and program in self.modules:
+        if isinstance(program, str) and program.startswith("/"):
             return program
         if isinstance(program, bytes | bytearray):
             data, base = bytes(program), "a.out"
         else:
             data, base = Path(program).read_bytes(), Path(program).name
+        elf_unpack(data, VM_STACKTOP - DEFAULT_STACK_LIMIT)
         path = f"/bin/{name or base}"
         self.install(path, data)
         return path
@@ -318,7 +350,7 @@ class System:
     # -- looking inside -------------------------------------------------------------------
 
     def statistics(self) -> Statistics:
-        """Counters of the kernel and VM, and memory use, right now."""
+        """Counters of the kernel, VM, VFS and MFS, and memory use, right now."""
         k, vm = self.kernel, self.vm
         assert vm is not None
         return Statistics(
@@ -332,6 +364,8 @@ class System:
             frames_total=self.ram.frames,
             frames_free=vm.alloc.free_pages,
             vm=copy.copy(vm.stats),
+            vfs=copy.copy(self.vfs.stats) if self.vfs else VfsStats(),
+            mfs=copy.copy(self.mfs.stats) if self.mfs else MfsStats(),
         )
 
     def vm_sanity_check(self) -> dict[str, int]:
@@ -342,7 +376,12 @@ class System:
     # -- shutdown -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop every process and release the machine."""
+        """Unmount the file systems (REBOOT: the disk is left clean), stop
+        every process and release the machine. A system that can no longer
+        run a program (it panicked, or halted) is only stopped."""
+        if self.kernel.panicked is None:
+            with contextlib.suppress(MinixError, SystemHalted, KernelPanic):
+                self.run(lambda p: p.reboot(), name="shutdown")
         self.kernel.close()
         self.ram.close()
 
@@ -351,3 +390,27 @@ class System:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def default_disk() -> bytearray:
+    """The disk a System boots from when given none: the built-in programs in
+    /bin (a fresh copy each time: a System writes to its disk)."""
+    return bytearray(_default_image())
+
+
+@functools.cache
+def _default_image() -> bytes:
+    files = {f"/bin/{p.name}": p.read_bytes() for p in sorted(USERLAND_BIN.glob("*"))
+             if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"}
+    return bytes(make_image(DEFAULT_DISK_SIZE, files=files))
+
+
+def make_parents(p: Process, path: str) -> None:
+    """Make the directories above ``path`` that do not exist yet."""
+    parts = path.split("/")[1:-1]
+    for i in range(1, len(parts) + 1):
+        try:
+            p.mkdir("/" + "/".join(parts[:i]), 0o755)
+        except MinixError as e:
+            if e.errno != EEXIST:
+                raise

@@ -7,5 +7,6 @@
 #include <minix/ipc.h>
 
 int _syscall(endpoint_t who, int syscallnr, message *msgptr);
+void _loadname(const char *name, message *msgptr);
 
 #endif /* _LIB_H */

@@ -8,5 +8,6 @@
 
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int puts(const char *s);
+int rename(const char *from, const char *to);
 
 #endif /* _STDIO_H */

@@ -28,6 +28,8 @@ const struct field message_fields[] = {
 	FIELD(m7_p2),
 	FIELD(m9_l1), FIELD(m9_l2), FIELD(m9_l3), FIELD(m9_l4), FIELD(m9_l5), FIELD(m9_s1),
 	FIELD(m9_s2), FIELD(m9_s3), FIELD(m9_s4),
+	FIELD(m10_i1), FIELD(m10_i2), FIELD(m10_i3), FIELD(m10_i4), FIELD(m10_l1),
+	FIELD(m10_l2), FIELD(m10_l3),
 };
 
 int main(void)

@@ -282,3 +282,15 @@ def fmt_value(value: int | str) -> str:
     if isinstance(value, int) and not 0 <= value < 0x1000:
         return hex(value) if value > 0 else str(value)
     return repr(value) if isinstance(value, str) else str(value)
+
+
+# -- asynchronous messages (SENDA) ------------------------------------------------------
+# A system process's table of asynmsg_t in its own memory: flags, dst,
+# result, then the message (<minix/ipc.h>, 48 bytes on i386).
+ASYNMSG = struct.Struct(f"<Iii{MESSAGE_SIZE}s")
+ASYNMSG_SIZE = ASYNMSG.size
+AMF_EMPTY = 0  # an unused entry
+AMF_VALID = 1  # an entry to deliver
+AMF_DONE = 2  # the kernel is done with it: ``result`` says how it went
+AMF_NOTIFY = 4  # tell the sender (a notification from ASYNCM) when it is done
+AMF_NOREPLY = 8  # not a reply: do not satisfy the receive half of a sendrec

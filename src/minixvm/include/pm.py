@@ -33,6 +33,7 @@ PM_BRK = PM_BASE + 17
 PM_GETPID = PM_BASE + 20
 PM_KILL = PM_BASE + 37
 PM_EXEC = PM_BASE + 59
+PM_REBOOT = PM_BASE + 76
 
 register_names(globals(), "PM_", PM_BASE + 1)
 
@@ -79,6 +80,18 @@ class PmKill(Message):
     sig = m1_i2  # 0: only check that the process exists
 
 
+@layout(PM_REBOOT)
+class PmReboot(Message):
+    """REBOOT: VFS writes back and unmounts every file system; then the
+    answer (the System ends the machine; PM does not)."""
+
+    how = m1_i1  # RBT_HALT, RBT_REBOOT, ...
+
+
+RBT_HALT = 0
+RBT_REBOOT = 1
+
+
 PATH_MAX = 255  # <limits.h>: the longest path, its NUL included
 
 
@@ -103,8 +116,10 @@ register_names(globals(), "PM_NEWEXEC", PM_NEWEXEC, 1)
 EXC_NM_RF_ALLOW_SETUID = 2
 
 # struct exec_info as the exec caller passes it to PM (the fields PM uses):
-# proc_e, progname[16], frame_len, stack_high, new_uid, new_gid, allow_setuid.
-EXEC_INFO = struct.Struct("<i16sIIhhi")
+# proc_e, progname[16], frame_len, stack_high, new_uid, new_gid,
+# allow_setuid, and (not MINIX's) the end of the highest loaded segment,
+# libc's _end, where PM starts the break.
+EXEC_INFO = struct.Struct("<i16sIIhhiI")
 
 
 @layout(PM_NEWEXEC)

@@ -22,6 +22,7 @@ from minixvm.include.ipc import (
     m1_i3,
     m1_p1,
     m1_p2,
+    m1_p3,
     m2_i1,
     m2_i2,
     m2_l1,
@@ -52,6 +53,8 @@ MKNOD = 14
 CHMOD = 15
 PREV_STAT = 18
 LSEEK = 19
+MOUNT = 21
+UMOUNT = 22
 PREV_FSTAT = 28
 SYNC = 36
 RENAME = 38
@@ -75,9 +78,10 @@ TRUNCATE = 93
 FTRUNCATE = 94
 
 for _name in ("READ", "WRITE", "OPEN", "CLOSE", "CREAT", "LINK", "UNLINK", "CHDIR", "MKNOD",
-              "CHMOD", "PREV_STAT", "LSEEK", "PREV_FSTAT", "SYNC", "RENAME", "MKDIR", "RMDIR",
-              "DUP", "SYMLINK", "RDLNK", "PREV_LSTAT", "STAT", "FSTAT", "LSTAT", "FCNTL",
-              "STAT_O", "FSTAT_O", "LSTAT_O", "GETDENTS", "TRUNCATE", "FTRUNCATE"):
+              "CHMOD", "PREV_STAT", "LSEEK", "MOUNT", "UMOUNT", "PREV_FSTAT", "SYNC", "RENAME",
+              "MKDIR", "RMDIR", "DUP", "SYMLINK", "RDLNK", "PREV_LSTAT", "STAT", "FSTAT",
+              "LSTAT", "FCNTL", "STAT_O", "FSTAT_O", "LSTAT_O", "GETDENTS", "TRUNCATE",
+              "FTRUNCATE"):
     register_names(globals(), _name, globals()[_name], 1)
 
 # PM -> VFS, and VFS's answers.
@@ -86,9 +90,11 @@ PM_RS_BASE = 0x980
 VFS_PM_EXIT = PM_RQ_BASE + 4
 VFS_PM_EXEC = PM_RQ_BASE + 6
 VFS_PM_FORK = PM_RQ_BASE + 7
+VFS_PM_REBOOT = PM_RQ_BASE + 10
 VFS_PM_EXIT_REPLY = PM_RS_BASE + 4
 VFS_PM_EXEC_REPLY = PM_RS_BASE + 6
 VFS_PM_FORK_REPLY = PM_RS_BASE + 7
+VFS_PM_REBOOT_REPLY = PM_RS_BASE + 10
 register_names(globals(), "VFS_PM_", PM_RQ_BASE, 0x100)
 
 # The descriptors a process starts with: the console.
@@ -113,6 +119,8 @@ F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
 FD_CLOEXEC = 1
 # DUP's m1_i1 carries this bit for dup2 (MINIX DUP_MASK).
 DUP_MASK = 0o100
+# MOUNT's flags (<sys/mount.h>).
+MS_RDONLY = 0o01
 # lseek's whence.
 SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
 
@@ -241,6 +249,29 @@ class VfsTruncate(Message):
     name = unsigned(m2_p1)  # TRUNCATE
 
 
+@layout(MOUNT)
+class VfsMount(Message):
+    """MOUNT (MINIX 3.2's libc): the file system on block device ``special``
+    on directory ``name``, served by the already running FS process whose
+    DS label is the string at ``label``."""
+
+    special_len = m1_i1
+    name_len = m1_i2
+    flags = m1_i3  # MS_RDONLY
+    special = unsigned(m1_p1)
+    name = unsigned(m1_p2)
+    label = unsigned(m1_p3)
+
+
+@layout(UMOUNT)
+class VfsUmount(Message):
+    """UMOUNT of a mount point or its block device."""
+
+    name_len = m1_i1
+    name = unsigned(m1_p1)
+    label = m3_ca1  # reply: the FS's label, so that the caller can stop it
+
+
 @layout(SYNC)
 class VfsSync(Message):
     """No fields."""
@@ -261,6 +292,9 @@ class VfsPmExec(Message):
     status = m7_i2  # PM_STATUS
     pc = unsigned(m7_p1)  # PM_PC
     sp = unsigned(m7_p2)  # PM_NEWSP
+    # Not MINIX's: the failure came after the old image was wiped, so PM
+    # must kill the process (MINIX returned into an empty address space).
+    partial = m7_i4
 
 
 @layout(VFS_PM_FORK, VFS_PM_FORK_REPLY)
@@ -277,3 +311,8 @@ class VfsPmExit(Message):
     """A process is gone: VFS closes its descriptors."""
 
     endpoint = m7_i1  # PM_PROC
+
+
+@layout(VFS_PM_REBOOT, VFS_PM_REBOOT_REPLY)
+class VfsPmReboot(Message):
+    """The system stops: VFS writes back and unmounts every file system."""

@@ -61,10 +61,11 @@ REQ_ISROOT = 0o02
 PATH_NOFLAGS = 0o00
 PATH_RET_SYMLINK = 0o10  # the last component's symlink itself, not its target
 
-# Lookup results that are not errors: VFS continues the walk itself.
-EENTERMOUNT = -301  # RES_INODE_NR is a mount point; RES_OFFSET: what is consumed
-ELEAVEMOUNT = -302  # ".." at the FS root; RES_OFFSET: where ".." starts
-ESYMLINK = -303  # an absolute symlink: the path buffer now holds the new path
+# Lookup results that are not errors: VFS continues the walk itself, with
+# the path as the buffer now holds it (RES_OFFSET indexes that buffer).
+EENTERMOUNT = -301  # RES_INODE_NR is a mount point; RES_OFFSET: where the rest begins
+ELEAVEMOUNT = -302  # ".." at a mounted FS's root; RES_OFFSET: where ".." begins
+ESYMLINK = -303  # an absolute symlink: the buffer holds the new, absolute, path
 
 # How many symlinks a lookup follows before ELOOP (MINIX SYMLOOP_MAX).
 SYMLOOP_MAX = 16
@@ -76,7 +77,9 @@ ROOT_INODE = 1
 class ReqReadsuper(Message):
     """Mount the device: the FS reads and checks its superblock. The driver
     is named by its DS label (a string by grant), so the FS can find the
-    driver again after a restart."""
+    driver again after a restart. The reply's ``res_flags`` has REQ_RDONLY
+    if the FS mounted read-only though asked for read-write (an unclean
+    FS): VFS then refuses writes itself (EROFS at open)."""
 
     grant = m9_l2  # REQ_GRANT: the driver's label
     path_len = m9_s2  # REQ_PATH_LEN: the label's length, NUL included
@@ -90,6 +93,7 @@ class ReqReadsuper(Message):
     uid = m9_s4  # RES_UID
     gid = m9_s1  # RES_GID
     conreqs = m9_s3  # RES_CONREQS: 1 (one request at a time)
+    res_flags = m9_l5  # RES_FLAGS (not MINIX 3.2's): REQ_RDONLY
 
 
 @layout(REQ_UNMOUNT, REQ_SYNC)
@@ -104,9 +108,22 @@ class ReqFlush(Message):
 
 @layout(REQ_LOOKUP)
 class ReqLookup(Message):
-    """Walk the path in VFS's buffer (read-write grant) from dir_ino, not
-    above root_ino. The FS follows symlinks within itself (rewriting the
-    buffer) and stops at a mount point or at ".." of its root."""
+    """Walk the path in VFS's buffer (read-write grant) from dir_ino.
+
+    OK: RES_INODE_NR etc. name the inode found (one more reference to it
+    for VFS). A relative symlink is spliced into the buffer and followed
+    in the FS; an absolute one ends the request with ESYMLINK, the buffer
+    holding its target and the rest of the path. Reaching a directory
+    marked by REQ_MOUNTPOINT (the last component too) ends it with
+    EENTERMOUNT: VFS goes on in the mounted FS's root (a walk that starts
+    at a mount point, VFS coming back up, takes ".." there instead). ".."
+    at root_ino stays there; at the root of an FS mounted without
+    REQ_ISROOT it ends the request with ELEAVEMOUNT. PATH_RET_SYMLINK: a
+    symlink as the last component is the answer itself, not followed.
+    RES_SYMLOOP: the symlinks followed in this request (an ESYMLINK's
+    included), ELOOP past SYMLOOP_MAX. Each directory needs search (X)
+    permission for uid/gid; a component over 60 bytes is ENAMETOOLONG, a
+    non-directory before the end ENOTDIR."""
 
     grant = m9_l2  # REQ_GRANT: the path buffer
     path_len = m9_s2  # REQ_PATH_LEN: the path's length, NUL included
@@ -123,7 +140,7 @@ class ReqLookup(Message):
     dev = m9_l4  # RES_DEV: a special file's device number
     mode = unsigned(m9_s2)  # RES_MODE
     offset = m9_s2  # RES_OFFSET (EENTERMOUNT, ELEAVEMOUNT)
-    symloop = m9_s3  # RES_SYMLOOP: symlinks followed so far
+    symloop = m9_s3  # RES_SYMLOOP: symlinks followed in this request
     res_uid = m9_s4  # RES_UID
     res_gid = m9_s1  # RES_GID
 
@@ -203,12 +220,17 @@ class ReqRdlink(Message):
     inode = m9_l1  # REQ_INODE_NR
     grant = m9_l2  # REQ_GRANT: the caller's buffer
     mem_size = m9_l5  # REQ_MEM_SIZE: the buffer's size
-    # reply
+    # reply: OK, and the bytes copied (at most mem_size, no NUL added)
     nbytes = m9_l5  # RES_NBYTES
 
 
 @layout(REQ_READ, REQ_WRITE)
 class ReqReadWrite(Message):
+    """Move up to ``nbytes`` between the file at ``pos`` and the grant; the
+    reply: OK, the position after the transfer and the bytes moved (fewer
+    at the end of the file). A failing copy fails the request with its
+    error (EFAULT)."""
+
     inode = m9_l1  # REQ_INODE_NR
     grant = m9_l2  # REQ_GRANT: the user's buffer (a magic grant)
     pos_hi = m9_l3  # REQ_SEEK_POS_HI
@@ -220,7 +242,8 @@ class ReqReadWrite(Message):
 @layout(REQ_GETDENTS)
 class ReqGetdents(Message):
     """struct dirent records from directory position ``pos`` into the user's
-    buffer; the reply's ``pos`` is where the next call goes on."""
+    buffer; the reply: OK, the bytes filled (0 at the end) and ``pos``,
+    where the next call goes on. EINVAL if not even one record fits."""
 
     inode = m9_l1  # REQ_INODE_NR
     grant = m9_l2  # REQ_GRANT

@@ -5,7 +5,11 @@ the message; a receive blocks until a message (or a pending notification)
 arrives; sendrec is a send and a receive of the reply as one atomic step
 (the caller accepts nothing but the reply, not even a notification);
 notify never blocks and coalesces: any number of notifications from one
-source before the destination receives arrive as one message.
+source before the destination receives arrive as one message. senda
+(MINIX asynsend) never blocks either: a system process hands the kernel a
+table of messages in its own memory, and each is delivered as soon as its
+destination receives (from ANY or from the sender); the kernel marks the
+entry done with its result.
 
 A message is 36 bytes (``include/ipc.py``); the kernel stamps ``m_source``
 and moves the bytes. ``trap`` is MINIX's ``do_ipc`` for a process whose
@@ -19,15 +23,33 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from minixvm.errors import ECALLDENIED, EDEADSRCDST, EFAULT, ELOCKED, ENOTREADY, ETRAPDENIED, OK
-from minixvm.include.com import ANY, NONE, NOTIFY_MESSAGE
-from minixvm.include.ipc import MESSAGE_SIZE
+from minixvm.errors import (
+    ECALLDENIED,
+    EDEADSRCDST,
+    EFAULT,
+    EINVAL,
+    ELOCKED,
+    ENOTREADY,
+    ETRAPDENIED,
+    OK,
+)
+from minixvm.include.com import ANY, ASYNCM, NONE, NOTIFY_MESSAGE, NR_PROCS, NR_TASKS
+from minixvm.include.ipc import (
+    AMF_DONE,
+    AMF_NOREPLY,
+    AMF_NOTIFY,
+    AMF_VALID,
+    ASYNMSG,
+    ASYNMSG_SIZE,
+    MESSAGE_SIZE,
+)
 from minixvm.kernel.proc import (
     NOTIFY,
     RECEIVE,
     RTS_RECEIVING,
     RTS_SENDING,
     SEND,
+    SENDA,
     SENDNB,
     SENDREC,
     Proc,
@@ -39,11 +61,21 @@ if TYPE_CHECKING:
 _HEADER = struct.Struct("<ii")
 _SOURCE = struct.Struct("<i")
 _PAYLOAD = bytes(MESSAGE_SIZE - _HEADER.size)
+# The part of an asynmsg_t the kernel writes: flags, dst, result.
+_ASYN_HEAD = struct.Struct("<Iii")
+_AMF_KNOWN = AMF_VALID | AMF_DONE | AMF_NOTIFY | AMF_NOREPLY
+# The largest SENDA table (MINIX's arbitrary 16 entries per process slot).
+ASYN_MAX = 16 * (NR_TASKS + NR_PROCS)
 
 
 def notify_message(src_e: int) -> bytes:
     """The message a notification from ``src_e`` arrives as."""
     return _HEADER.pack(src_e, NOTIFY_MESSAGE) + _PAYLOAD
+
+
+def _bad_flags(flags: int) -> bool:
+    """A used asynmsg_t entry with unknown bits, or without AMF_VALID."""
+    return bool(flags & ~_AMF_KNOWN or not flags & AMF_VALID)
 
 
 class IPC:
@@ -89,6 +121,13 @@ class IPC:
             return r
         return self.mini_notify(caller, dst_e)
 
+    def senda(self, caller: Proc, table: int, count: int) -> int:
+        """Hand the kernel the ``count`` asynmsg_t at ``table`` in ``caller``'s
+        memory; never blocks (MINIX mini_senda)."""
+        if r := self._trap_denied(caller, SENDA):
+            return r
+        return self._senda(caller, table, count)
+
     def _trap_denied(self, caller: Proc, trap: int) -> int:
         return OK if trap in caller.priv.traps else -ETRAPDENIED
 
@@ -96,10 +135,13 @@ class IPC:
         """``int $0x21``: IPC trap ``call`` with the message at ``msg_addr`` in
         ``caller``'s memory (MINIX do_ipc). A received message or reply is
         written back there."""
-        if call not in (SEND, SENDNB, RECEIVE, SENDREC, NOTIFY) or self._trap_denied(caller, call):
+        if call not in (SEND, SENDNB, RECEIVE, SENDREC, NOTIFY, SENDA) or self._trap_denied(
+                caller, call):
             return -ETRAPDENIED
         if call == NOTIFY:
             return self.notify(caller, endpoint)
+        if call == SENDA:
+            return self.senda(caller, msg_addr, endpoint)  # ebx the table, eax the count
         memory = self.k.memory
         # One translation: a send needs the message readable, anything that
         # waits for an answer needs it writable too.
@@ -178,6 +220,11 @@ class IPC:
         if accept_notify and (msg := self._take_notify(caller, src_e)):
             self.k.trace.message(msg, caller)
             return OK, msg
+        if caller.asynmsg and (msg := self._take_asyn(caller, src_e)):
+            self.messages += 1
+            self.k.trace.message(msg, caller)
+            caller.reply_pending = False
+            return OK, msg
         if sender := self._take_sender(caller, src_e):
             msg = sender.sendmsg
             assert msg is not None
@@ -223,6 +270,133 @@ class IPC:
         blocked receiving (it set RTS_RECEIVING before it blocked)."""
         sender.sendto_e = NONE
         self.k.sched.rts_unset(sender, RTS_SENDING)
+
+    # -- asynchronous messages ------------------------------------------------
+
+    def _senda(self, caller: Proc, table: int, count: int) -> int:
+        """Deliver what can be delivered now, and keep the table if anything
+        is left. Every entry is checked before any is sent: a bad table
+        (EFAULT) or a bad entry (EINVAL) sends nothing."""
+        priv = caller.priv
+        priv.asyn_table = priv.asyn_size = 0
+        if count == 0:
+            return OK
+        if not 0 < count <= ASYN_MAX:
+            return -EINVAL
+        raw = self.k.memory.ipc_pieces(caller, table, count * ASYNMSG_SIZE, write=True)
+        if raw is None:
+            return -EFAULT
+        entries = list(ASYNMSG.iter_unpack(self.k.memory.gather(raw)))
+        if any(flags and _bad_flags(flags) for flags, _, _, _ in entries):
+            return -EINVAL
+        pending = notify = False
+        for i, (flags, dst_e, _, msg) in enumerate(entries):
+            if not flags or flags & AMF_DONE:
+                continue
+            dst = self.k.procs.isokendpt(dst_e)
+            if dst is not None and dst.nr >= 0 and not self._asyn_willing(dst, caller, flags):
+                dst.asynmsg = True
+                pending = True
+                continue
+            if dst is None:
+                result = -EDEADSRCDST
+            elif dst.nr < 0:
+                result = -ECALLDENIED  # kernel tasks take no messages
+            else:
+                result = OK
+                self._deliver(dst, _SOURCE.pack(caller.endpoint) + msg[4:])
+            self._asyn_done(caller, table, i, flags, dst_e, result)
+            notify |= bool(flags & AMF_NOTIFY)
+        if pending:
+            priv.asyn_table, priv.asyn_size = table, count
+        if notify:
+            self._asyn_notify(caller)
+        return OK
+
+    def _asyn_willing(self, dst: Proc, src: Proc, flags: int) -> bool:
+        """Does ``dst``'s receive take an asynchronous message from ``src``?
+        An AMF_NOREPLY message is not the reply a sendrec waits for."""
+        return self._willing(dst, src) and not (flags & AMF_NOREPLY and dst.reply_pending)
+
+    def _asyn_done(self, src: Proc, table: int, i: int, flags: int, dst_e: int,
+                   result: int) -> bool:
+        """Mark entry ``i`` of ``src``'s table done with ``result``; False if
+        the kernel cannot write it (the table is no longer there)."""
+        head = _ASYN_HEAD.pack(flags | AMF_DONE, dst_e, result)
+        return self.k.memory.ipc_write(src, table + i * ASYNMSG_SIZE, head)
+
+    def _take_asyn(self, caller: Proc, src_e: int) -> bytes | None:
+        """A pending asynchronous message for ``caller`` from ``src_e`` (ANY:
+        the lowest sender slot first, each sender's table in order)."""
+        if src_e != ANY:
+            src = self.k.procs.isokendpt(src_e)
+            return None if src is None else self._try_one(src, caller)[0]
+        postponed = False
+        for src in self.k.procs.live():
+            if src.priv.asyn_size:
+                msg, held = self._try_one(src, caller)
+                if msg is not None:
+                    return msg
+                postponed |= held
+        if not postponed:
+            caller.asynmsg = False
+        return None
+
+    def _try_one(self, src: Proc, dst: Proc) -> tuple[bytes | None, bool]:
+        """The first message for ``dst`` in ``src``'s table, marked done; and
+        whether one was held back (AMF_NOREPLY while ``dst`` waits for a
+        reply). A table that is gone or corrupt is dropped."""
+        priv = src.priv
+        if not priv.asyn_size:
+            return None, False
+        raw = self.k.memory.ipc_read(src, priv.asyn_table, priv.asyn_size * ASYNMSG_SIZE)
+        if raw is None:
+            priv.asyn_size = 0
+            return None, False
+        done, held = True, False
+        for i, (flags, dst_e, _, msg) in enumerate(ASYNMSG.iter_unpack(raw)):
+            if not flags:
+                continue
+            if _bad_flags(flags):
+                priv.asyn_size = 0
+                return None, False
+            if flags & AMF_DONE:
+                continue
+            done = False
+            if dst_e != dst.endpoint:
+                continue
+            if flags & AMF_NOREPLY and dst.reply_pending:
+                held = True
+                continue
+            if not self._asyn_done(src, priv.asyn_table, i, flags, dst_e, OK):
+                priv.asyn_size = 0
+                return None, False
+            if flags & AMF_NOTIFY:
+                self._asyn_notify(src)
+            return _SOURCE.pack(src.endpoint) + msg[4:], held
+        if done:
+            priv.asyn_size = 0
+        return None, held
+
+    def _asyn_dead(self, p: Proc) -> None:
+        """``p`` is going away: the messages other tables still hold for it
+        are done, with EDEADSRCDST."""
+        for src in self.k.procs.live():
+            priv = src.priv
+            if not priv.asyn_size or src is p:
+                continue
+            raw = self.k.memory.ipc_read(src, priv.asyn_table, priv.asyn_size * ASYNMSG_SIZE)
+            if raw is None:
+                continue  # the table is gone: its next receiver drops it
+            for i, (flags, dst_e, _, _) in enumerate(ASYNMSG.iter_unpack(raw)):
+                if dst_e == p.endpoint and flags & AMF_VALID and not flags & AMF_DONE:
+                    self._asyn_done(src, priv.asyn_table, i, flags, dst_e, -EDEADSRCDST)
+                    if flags & AMF_NOTIFY:
+                        self._asyn_notify(src)
+
+    def _asyn_notify(self, src: Proc) -> None:
+        """Tell ``src`` an AMF_NOTIFY message of its table is done (MINIX 3.3)."""
+        self.mini_notify(self.k.procs.slot(ASYNCM), src.endpoint)
 
     def mini_notify(self, src: Proc, dst_e: int) -> int:
         """Notify ``dst_e`` from ``src`` (a process or a kernel task)."""
@@ -277,6 +451,8 @@ class IPC:
             self._fail(q)
         p.caller_q.clear()
         p.notify_pending.clear()
+        p.asynmsg = False
+        self._asyn_dead(p)
         for q in self.k.procs.live():
             q.notify_pending.discard(p.nr)
             if q.rts_flags & RTS_RECEIVING and q.getfrom_e == p.endpoint:
@@ -292,4 +468,3 @@ class IPC:
         q.sendto_e = q.getfrom_e = NONE
         q.reply_pending = False
         self.k.sched.rts_unset(q, RTS_SENDING | RTS_RECEIVING)
-

@@ -89,12 +89,31 @@ class KernelMemory:
     def msg_pieces(self, p: Proc, vaddr: int, write: bool) -> list[tuple[int, int]] | None:
         """Where the 36-byte message at ``vaddr`` is, as the process may access
         it; None if any of it is not (IPC copies do not ask VM)."""
-        if not 0 <= vaddr <= ADDR_LIMIT - MESSAGE_SIZE:
+        return self.ipc_pieces(p, vaddr, MESSAGE_SIZE, write)
+
+    def ipc_pieces(self, p: Proc, vaddr: int, n: int,
+                   write: bool) -> list[tuple[int, int]] | None:
+        """Where ``p``'s [vaddr, vaddr+n) is, as the process may access it
+        (a message, a SENDA table); None if any of it is not."""
+        if n < 0 or not 0 <= vaddr <= ADDR_LIMIT - n:
             return None
         try:
-            return self.mmu.translate_range(p.cr3, vaddr, MESSAGE_SIZE, write, True)
+            return self.mmu.translate_range(p.cr3, vaddr, n, write, True)
         except PageFault:
             return None
+
+    def ipc_read(self, p: Proc, vaddr: int, n: int) -> bytes | None:
+        """``p``'s [vaddr, vaddr+n) read as an IPC copy does; None: EFAULT."""
+        pieces = self.ipc_pieces(p, vaddr, n, False)
+        return None if pieces is None else self.gather(pieces)
+
+    def ipc_write(self, p: Proc, vaddr: int, data: bytes) -> bool:
+        """Store ``data`` into ``p``'s memory as an IPC copy does; False: EFAULT."""
+        pieces = self.ipc_pieces(p, vaddr, len(data), True)
+        if pieces is None:
+            return False
+        copy_pieces(self.ram.mv, [(0, len(data))], pieces, src_mv=memoryview(data))
+        return True
 
     def gather(self, pieces: list[tuple[int, int]]) -> bytes:
         """The bytes at physical ``pieces``."""
@@ -103,11 +122,7 @@ class KernelMemory:
 
     def msg_write(self, p: Proc, vaddr: int, msg: bytes) -> bool:
         """Deliver ``msg`` into ``p``'s memory (MINIX delivermsg); False: EFAULT."""
-        pieces = self.msg_pieces(p, vaddr, True)
-        if pieces is None:
-            return False
-        copy_pieces(self.ram.mv, [(0, MESSAGE_SIZE)], pieces, src_mv=memoryview(msg))
-        return True
+        return self.ipc_write(p, vaddr, msg)
 
     # -- the CPU ----------------------------------------------------------------
 

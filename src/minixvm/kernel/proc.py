@@ -66,12 +66,13 @@ RECEIVE = 2
 SENDREC = 3
 NOTIFY = 4
 SENDNB = 5
+SENDA = 16
 
 # Privilege flags.
 SYS_PROC = 0x01  # a system process (server, driver, task)
 
 # Trap masks.
-ALL_TRAPS = frozenset({SEND, RECEIVE, SENDREC, NOTIFY, SENDNB})
+ALL_TRAPS = frozenset({SEND, RECEIVE, SENDREC, NOTIFY, SENDNB, SENDA})
 USER_TRAPS = frozenset({SENDREC})
 
 # Kernel calls every process may make: announcing its own grant table (a
@@ -97,8 +98,14 @@ class Priv:
     # Grant table announced with SYS_SETGRANT: address and entry count.
     grant_table: int = 0
     grant_entries: int = 0
+    # The table of asynchronous messages the last SENDA left pending
+    # (s_asyntab, s_asynsize; size 0: none).
+    asyn_table: int = 0
+    asyn_size: int = 0
 
     def copy(self) -> Priv:
+        """The privileges of a forked child: its copy of the parent's
+        pending asynchronous messages is not sent again."""
         return Priv(self.flags, self.traps, self.calls, self.grant_table, self.grant_entries)
 
 
@@ -173,6 +180,8 @@ class Proc:
     ipc_result: int = 0
     caller_q: deque[Proc] = field(default_factory=deque)
     notify_pending: set[int] = field(default_factory=set)
+    # A sender's SENDA table may hold a message for it (MF_ASYNMSG).
+    asynmsg: bool = False
     # Faults and VM requests.
     pagefault: tuple[int, int] | None = None
     vmrequest: VMRequest | None = None

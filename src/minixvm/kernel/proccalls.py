@@ -97,7 +97,8 @@ def do_exec(k: Kernel, caller: Proc, m: SysExec) -> int:
 
     Its old execution is discarded (exec does not return), any wait for a
     reply is cancelled, and it runs as soon as nothing else stops it. Its
-    grant table was in the old image: the new program has none.
+    grant table and SENDA table were in the old image: the new program has
+    neither.
     """
     p = endpoint_proc(k, caller, m.endpoint)
     if p.nr < 0:
@@ -111,6 +112,7 @@ def do_exec(k: Kernel, caller: Proc, m: SysExec) -> int:
         p.context = Context(k.user_mode, 0, regs=Registers(eip=m.pc, esp=m.sp))
         k.cpu.flush_code()
     p.priv.grant_table = p.priv.grant_entries = 0
+    p.priv.asyn_table = p.priv.asyn_size = 0
     k.sched.drop_greenlet(p)
     p.getfrom_e = NONE
     p.reply_pending = False

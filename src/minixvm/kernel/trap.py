@@ -76,11 +76,17 @@ class TrapPort:
         """Post a notification; never blocks."""
         return self._k.ipc.notify(self._caller(), dst)
 
+    def senda(self, table: int, count: int) -> int:
+        """Hand the kernel the ``count`` asynchronous messages (asynmsg_t) at
+        ``table`` in this process's memory; never blocks."""
+        return self._k.ipc.senda(self._caller(), table, count)
+
     # -- IPC, message in the process's memory (int $0x21) -----------------------------
 
     def ipc(self, call: int, endpoint: int, msg_addr: int) -> int:
         """The IPC trap with the message at ``msg_addr`` in this process's
-        memory: SEND, RECEIVE, SENDREC, NOTIFY or SENDNB (MINIX do_ipc)."""
+        memory: SEND, RECEIVE, SENDREC, NOTIFY or SENDNB; SENDA with the
+        table at ``msg_addr`` and its count in ``endpoint`` (MINIX do_ipc)."""
         return self._k.ipc.trap(self._caller(), call, endpoint, msg_addr)
 
     # -- kernel calls -------------------------------------------------------------------

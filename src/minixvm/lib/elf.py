@@ -71,9 +71,13 @@ def round_page(v: int) -> int:
     return -(-v // PAGE_SIZE) * PAGE_SIZE
 
 
-def elf_unpack(data: bytes, user_top: int) -> ElfImage:
-    """``data`` (the whole file) checked, with every segment in
-    [USER_BASE, user_top); raises ElfError."""
+def elf_unpack(data: bytes, user_top: int, file_size: int | None = None) -> ElfImage:
+    """``data`` checked, with every segment in [USER_BASE, user_top); raises
+    ElfError. ``data`` is the whole file, or (``file_size`` given) its
+    first bytes, as VFS reads them: at least the program headers, which
+    must lie in the first sector."""
+    if file_size is None:
+        file_size = len(data)
     check_ident(data)
     stream, structs = io.BytesIO(data), elf32_i386()
     try:
@@ -85,7 +89,7 @@ def elf_unpack(data: bytes, user_top: int) -> ElfImage:
         raise ElfError(str(e)) from None
     if any(ph["p_type"] == "PT_INTERP" for ph in phdrs):
         raise ElfError("PT_INTERP: a dynamically linked program")
-    segments = tuple(load_segment(ph, len(data), user_top) for ph in phdrs
+    segments = tuple(load_segment(ph, file_size, user_top) for ph in phdrs
                      if ph["p_type"] == "PT_LOAD" and ph["p_memsz"] > 0)
     check_layout(segments)
     entry = elf["e_entry"]

@@ -1,9 +1,10 @@
 """libexec: loading a program image through the exec caller's callbacks.
 
-The exec caller (PM here, until VFS and RS exist; VFS and RS in MINIX)
-owns the sequence and supplies every operation on the target as a
-callback (MINIX 3.2's ``struct exec_info``, 769af5727); VM knows nothing
-of exec. ``libexec_load`` checks everything that can fail because of the
+The exec caller (VFS for files, PM for Python program images and boot
+modules; VFS and RS in MINIX) owns the sequence and supplies every
+operation on the target as a callback (MINIX 3.2's ``struct exec_info``,
+769af5727; ``exec_info_for`` gives the default ones); VM knows nothing of
+exec. ``libexec_load`` checks everything that can fail because of the
 file or the frame first, then passes the point of no return (clearproc:
 the old image is gone), loads every segment and reserves the stack. A
 Python program is loaded the same way: its "file" is its one data page.
@@ -18,11 +19,29 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from minixvm.errors import E2BIG, EINVAL, OK, MinixError
+from minixvm.errors import E2BIG, EINVAL, ENOMEM, OK, MinixError
 from minixvm.include.arch import PY_DATA_BASE, VM_STACKTOP
+from minixvm.include.vm import (
+    MAP_ANON,
+    MAP_FIXED,
+    MAP_PREALLOC,
+    MAP_THIRDPARTY,
+    MAP_UNINITIALIZED,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    VM_MMAP,
+    VM_PROCCTL,
+    VMPPARAM_CLEAR,
+    VMPPARAM_PROTECT,
+)
 from minixvm.lib.elf import PF_R, PF_W, ElfImage, Segment, round_page, trunc_page
 from minixvm.machine.ram import PAGE_SIZE
+
+if TYPE_CHECKING:
+    from minixvm.lib.sys import SysLib
 
 DEFAULT_STACK_LIMIT = 64 << 20  # <minix/sys_config.h>
 ARG_MAX = 262144  # <sys/syslimits.h>: the largest initial stack frame
@@ -63,6 +82,34 @@ class ExecInfo:
     def vsp(self) -> int:
         """The initial stack pointer: the frame's address."""
         return self.stack_high - len(self.frame)
+
+
+def exec_info_for(sys: SysLib, proc_e: int, progname: str, frame: bytes,
+                  copymem: Callable[[ExecInfo, int, int, int], int]) -> ExecInfo:
+    """The exec of ``proc_e`` by the exec caller ``sys``, with libexec's
+    default callbacks (VM_PROCCTL, third-party VM_MMAP, SYS_MEMSET) and the
+    caller's own ``copymem``, which knows where the file is."""
+    return ExecInfo(
+        proc_e=proc_e,
+        progname=progname,
+        frame=frame,
+        clearproc=lambda i: sys.vm_call(VM_PROCCTL, who=i.proc_e, param=VMPPARAM_CLEAR).m_type,
+        allocmem_prealloc=lambda i, v, n: _mmap_for(sys, i.proc_e, v, n,
+                                                    MAP_PREALLOC | MAP_UNINITIALIZED),
+        allocmem_ondemand=lambda i, v, n: _mmap_for(sys, i.proc_e, v, n, 0),
+        copymem=copymem,
+        clearmem=lambda i, v, n: sys.sys_memset(0, v, n, process=i.proc_e),
+        protect=lambda i, v, n: sys.vm_call(VM_PROCCTL, who=i.proc_e, param=VMPPARAM_PROTECT,
+                                            addr=v, len=n).m_type,
+    )
+
+
+def _mmap_for(sys: SysLib, target: int, vaddr: int, length: int, extra: int) -> int:
+    """Third-party VM_MMAP of [vaddr, vaddr+length) in ``target``."""
+    reply = sys.vm_call(VM_MMAP, addr=vaddr, len=length, prot=PROT_READ | PROT_WRITE | PROT_EXEC,
+                        flags=MAP_ANON | MAP_FIXED | MAP_THIRDPARTY | extra, fd=-1, offset=0,
+                        forwhom=target)
+    return reply.m_type if reply.m_type != OK or reply.retaddr == vaddr else -ENOMEM
 
 
 def text_image(text: int, data: bytes) -> ElfImage:

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-from minixvm.errors import OK, MinixError
+from minixvm.errors import EAGAIN, OK, MinixError
 from minixvm.include import com
 from minixvm.include.com import (
     ANY,
@@ -26,15 +26,23 @@ from minixvm.include.com import (
     GET_WHOAMI,
     KERNEL_CALL,
     NONE,
+    NR_PROCS,
     PM_PROC_NR,
     SELF,
     VM_PROC_NR,
     VSCP_VEC,
 )
-from minixvm.include.ipc import Message
+from minixvm.include.ipc import AMF_DONE, AMF_EMPTY, AMF_VALID, ASYNMSG, ASYNMSG_SIZE, Message
 from minixvm.include.kinfo import KINFO_MAX, KernelInfo
 from minixvm.include.pm import PM_EXIT
-from minixvm.include.vm import MAP_ANON, MAP_PRIVATE, PROT_READ, PROT_WRITE, VM_MMAP
+from minixvm.include.vm import (
+    MAP_ANON,
+    MAP_PREALLOC,
+    MAP_PRIVATE,
+    PROT_READ,
+    PROT_WRITE,
+    VM_MMAP,
+)
 from minixvm.kernel.trap import Entry, TrapPort
 from minixvm.lib.grants import GrantTable
 
@@ -43,6 +51,15 @@ STATIC_OFFSET = 0x800
 STATIC_SIZE = 0x800
 assert KINFO_MAX <= STATIC_SIZE
 _VEC_CHUNK = STATIC_SIZE // VSCP_VEC.size
+# asynsend's table: entries, and its size in bytes.
+ASYN_NR = 2 * NR_PROCS
+_ASYN_BYTES = ASYN_NR * ASYNMSG_SIZE
+_AMF_SENT = AMF_VALID | AMF_DONE
+
+
+def _waiting(flags: int) -> bool:
+    """Is an asynsend entry with these flags one the kernel has yet to deliver?"""
+    return flags != AMF_EMPTY and flags & _AMF_SENT != _AMF_SENT
 
 
 class SysLib:
@@ -55,6 +72,10 @@ class SysLib:
         self._static = port.data_base + STATIC_OFFSET
         self.grants = GrantTable(self)
         self._panicking = False
+        # asynsend's table in this process's memory (0: not made yet), and
+        # the entries the kernel may still have to deliver: [first, next).
+        self._asyn = 0
+        self._asyn_first = self._asyn_next = 0
 
     # -- IPC --------------------------------------------------------------------
 
@@ -79,6 +100,46 @@ class SysLib:
     def notify(self, dst: int) -> int:
         """Post a notification."""
         return self.port.notify(dst)
+
+    def asynsend(self, dst: int, m: Message) -> int:
+        """Send ``m`` to ``dst`` without waiting: the kernel delivers it when
+        ``dst`` receives (MINIX asynsend). OK, or an error: no memory for the
+        table, or EAGAIN if it is full of messages not yet delivered."""
+        if not self._asyn:
+            reply = self.vm_call(VM_MMAP, addr=0, len=_ASYN_BYTES, prot=PROT_READ | PROT_WRITE,
+                                 flags=MAP_PRIVATE | MAP_ANON | MAP_PREALLOC, fd=-1, offset=0)
+            if reply.m_type != OK:
+                return int(reply.m_type)
+            self._asyn = int(reply.retaddr)
+        entries = self._asyn_entries(self._asyn_first, self._asyn_next)
+        self._asyn_first += next((i for i, e in enumerate(entries) if _waiting(e[0])),
+                                 len(entries))
+        if self._asyn_first == self._asyn_next:
+            self._asyn_first = self._asyn_next = 0
+        if self._asyn_next == ASYN_NR:
+            self._asyn_compact()
+        full = self._asyn_next == ASYN_NR
+        if not full:
+            entry = ASYNMSG.pack(AMF_VALID, dst, 0, bytes(m.buf))
+            self.mem_write(self._asyn + self._asyn_next * ASYNMSG_SIZE, entry)
+            self._asyn_next += 1
+        r = self.port.senda(self._asyn + self._asyn_first * ASYNMSG_SIZE,
+                            self._asyn_next - self._asyn_first)
+        return -EAGAIN if full else r
+
+    def _asyn_entries(self, first: int, end: int) -> list[tuple[int, int, int, bytes]]:
+        """Entries [first, end) of the asynsend table."""
+        raw = self.mem_read(self._asyn + first * ASYNMSG_SIZE, (end - first) * ASYNMSG_SIZE)
+        return list(ASYNMSG.iter_unpack(raw))
+
+    def _asyn_compact(self) -> None:
+        """Move the entries not yet delivered to the start of the full table."""
+        self.port.senda(0, 0)  # the kernel must not scan the table while it moves
+        waiting = [e for e in self._asyn_entries(self._asyn_first, self._asyn_next)
+                   if _waiting(e[0])]
+        data = b"".join(ASYNMSG.pack(*e) for e in waiting)
+        self.mem_write(self._asyn, data + bytes(_ASYN_BYTES - len(data)))
+        self._asyn_first, self._asyn_next = 0, len(waiting)
 
     def taskcall(self, dst: int, m_type: int, **fields: Any) -> Message:
         """Request ``m_type`` from server ``dst``; the reply's m_type is the result
@@ -252,11 +313,11 @@ class SysLib:
         """Store into this process's memory (may page-fault)."""
         self.port.store(addr, data)
 
-    def minix_mmap(self, length: int) -> int:
-        """Anonymous read-write memory for this process: its address, or a
-        negative errno (MINIX minix_mmap)."""
+    def minix_mmap(self, length: int, flags: int = 0) -> int:
+        """Anonymous read-write memory for this process (``flags`` more, such
+        as MAP_PREALLOC): its address, or a negative errno (MINIX minix_mmap)."""
         reply = self.vm_call(VM_MMAP, addr=0, len=length, prot=PROT_READ | PROT_WRITE,
-                             flags=MAP_PRIVATE | MAP_ANON, fd=-1, offset=0)
+                             flags=MAP_PRIVATE | MAP_ANON | flags, fd=-1, offset=0)
         return reply.retaddr if reply.m_type == OK else reply.m_type
 
     def vm_call(self, m_type: int, **fields: Any) -> Message:

@@ -1,6 +1,7 @@
 /* The MINIX 3.2 i386 message: 36 bytes, m_source, m_type and a 28-byte
- * union of the shapes below (minix-exec-fs.md B2).  Fields are reached as
- * MINIX reaches them: m.m1_i1 is m.m_u.m_m1.m1i1.
+ * union of the shapes below (minix-exec-fs.md B2; m10 is the block-device
+ * requests' shape).  Fields are reached as MINIX reaches them: m.m1_i1 is
+ * m.m_u.m_m1.m1i1.
  */
 #ifndef _MINIX_IPC_H
 #define _MINIX_IPC_H
@@ -17,6 +18,7 @@ typedef struct { long m4l1, m4l2, m4l3, m4l4, m4l5; } mess_4;
 typedef struct { short m5s1, m5s2; int m5i1, m5i2; long m5l1, m5l2, m5l3; } mess_5;
 typedef struct { int m7i1, m7i2, m7i3, m7i4, m7i5; char *m7p1, *m7p2; } mess_7;
 typedef struct { long m9l1, m9l2, m9l3, m9l4, m9l5; short m9s1, m9s2, m9s3, m9s4; } mess_9;
+typedef struct { int m10i1, m10i2, m10i3, m10i4; long m10l1, m10l2, m10l3; } mess_10;
 
 typedef struct {
 	endpoint_t m_source;	/* who sent the message (set by the kernel) */
@@ -29,6 +31,7 @@ typedef struct {
 		mess_5 m_m5;
 		mess_7 m_m7;
 		mess_9 m_m9;
+		mess_10 m_m10;
 	} m_u;
 } message;
 
@@ -84,6 +87,14 @@ typedef struct {
 #define m9_s3 m_u.m_m9.m9s3
 #define m9_s4 m_u.m_m9.m9s4
 
+#define m10_i1 m_u.m_m10.m10i1
+#define m10_i2 m_u.m_m10.m10i2
+#define m10_i3 m_u.m_m10.m10i3
+#define m10_i4 m_u.m_m10.m10i4
+#define m10_l1 m_u.m_m10.m10l1
+#define m10_l2 m_u.m_m10.m10l2
+#define m10_l3 m_u.m_m10.m10l3
+
 /* The reference's table, checked whenever anything includes this file:
  * a layout that drifts from MINIX's breaks the build.
  */
@@ -105,6 +116,8 @@ _MSG_AT(m7_i5, 24); _MSG_AT(m7_p1, 28); _MSG_AT(m7_p2, 32);
 _MSG_AT(m9_l1, 8); _MSG_AT(m9_l2, 12); _MSG_AT(m9_l3, 16); _MSG_AT(m9_l4, 20);
 _MSG_AT(m9_l5, 24); _MSG_AT(m9_s1, 28); _MSG_AT(m9_s2, 30); _MSG_AT(m9_s3, 32);
 _MSG_AT(m9_s4, 34);
+_MSG_AT(m10_i1, 8); _MSG_AT(m10_i2, 12); _MSG_AT(m10_i3, 16); _MSG_AT(m10_i4, 20);
+_MSG_AT(m10_l1, 24); _MSG_AT(m10_l2, 28); _MSG_AT(m10_l3, 32);
 #undef _MSG_AT
 
 #define SEND		1	/* the IPC primitives, passed in ecx */

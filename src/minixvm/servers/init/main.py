@@ -12,11 +12,12 @@ status to the System.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from minixvm.errors import ENOSYS, EPERM, OK, errname
+from minixvm.errors import ENOSYS, EPERM, OK, MinixError, errname
 from minixvm.include.com import (
     HARDWARE,
     INIT_PROC_NR,
@@ -28,9 +29,10 @@ from minixvm.include.ds import DSF_PRIV_OVERWRITE
 from minixvm.include.ipc import Message, layout, register_names
 from minixvm.include.pm import PM_EXIT, PM_FORK, PM_WAITPID
 from minixvm.include.signal import WNOHANG
+from minixvm.include.vfs import STDERR_FILENO
 from minixvm.include.vm import VM_RS_SET_PRIV
 from minixvm.kernel.trap import TrapPort
-from minixvm.lib.c import execve
+from minixvm.lib.c import Process, execve
 from minixvm.lib.ds import ds_delete_label, ds_publish_label
 from minixvm.lib.sys import SysLib
 
@@ -104,7 +106,10 @@ class Init:
         if req.service:
             sys.taskcall(INIT_PROC_NR, INIT_GO)
         r = execve(sys, req.path, req.argv, req.env)
-        sys.printf("init: cannot exec %s: %s\n", req.path, errname(r))
+        # A user process has no printf (a kernel call): it says so on stderr.
+        with contextlib.suppress(MinixError):
+            Process(sys, lambda pid, e: None).write(
+                f"init: cannot exec {req.path}: {errname(r)}\n".encode(), STDERR_FILENO)
         sys.taskcall(PM_PROC_NR, PM_EXIT, status=127)
 
     def make_service(self, endpoint: int) -> int:

@@ -1,17 +1,19 @@
-"""EXEC: PM as the exec caller (until VFS reads files, as RS does in MINIX).
+"""EXEC: a Python program image from PM's table, or a file by way of VFS.
 
-A program is found by path in PM's module table: a boot module (an ELF
-file the System handed in, which PM copies into its own memory the first
-time, so the file lies in simulated memory as RS's in-memory image does)
-or a Python program image (a text address the System loaded). PM reads
-the path and the initial stack frame from the caller, checks the file
-and the frame, and loads the program through libexec with its own
-callbacks: VM_PROCCTL clear, third-party VM_MMAP, vircopy straight from
-the module into the target, SYS_MEMSET of the target. Everything that can
-fail because of the file fails before the point of no return, and the
-caller gets the error with its old image; a failure after it kills the
-process (SIGKILL), never the MINIX bug of returning into an empty address
-space (reference A8).
+A path in PM's module table is a Python program image (a text address
+the System loaded; its "file" is its one data page, which holds its
+name): PM reads the path and the initial stack frame from the caller and
+loads the program through libexec with the default callbacks and its own
+copymem (vircopy from PM's memory into the target). Any other path is a
+file: PM forwards the call to VFS (VFS_PM_EXEC, by asynsend) and the
+caller waits; VFS loads the file, tells PM of the new image (PM_NEWEXEC)
+and answers (VFS_PM_EXEC_REPLY), and PM starts the program or reports
+the error.
+
+Everything that can fail because of the file fails before the point of
+no return, and the caller gets the error with its old image; a failure
+after it kills the process (SIGKILL), never the MINIX bug of returning
+into an empty address space (reference A8).
 """
 
 from __future__ import annotations
@@ -19,59 +21,49 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from minixvm.errors import E2BIG, EINVAL, ENAMETOOLONG, ENOENT, ENOEXEC, ENOMEM, EPERM, OK
-from minixvm.include.arch import DEFAULT_STACK_SIZE, PY_DATA_BASE, VM_STACKTOP
-from minixvm.include.ipc import Message
-from minixvm.include.pm import PATH_MAX, PmExec
-from minixvm.include.signal import SIGKILL, W_EXITCODE
-from minixvm.include.vm import (
-    MAP_ANON,
-    MAP_FIXED,
-    MAP_PREALLOC,
-    MAP_PRIVATE,
-    MAP_THIRDPARTY,
-    MAP_UNINITIALIZED,
-    PROT_EXEC,
-    PROT_READ,
-    PROT_WRITE,
-    VM_MMAP,
-    VM_MUNMAP,
-    VM_PROCCTL,
-    VMPPARAM_CLEAR,
-    VMPPARAM_PROTECT,
+from minixvm.errors import (
+    E2BIG,
+    EDEADSRCDST,
+    EINVAL,
+    ENAMETOOLONG,
+    ENOENT,
+    EPERM,
+    ESRCH,
+    OK,
 )
-from minixvm.lib.elf import ElfError, ElfImage, elf_unpack
+from minixvm.include.arch import DEFAULT_STACK_SIZE, PY_DATA_BASE
+from minixvm.include.com import VFS_PROC_NR
+from minixvm.include.ipc import Message
+from minixvm.include.pm import (
+    EXC_NM_RF_ALLOW_SETUID,
+    EXEC_INFO,
+    PATH_MAX,
+    PmExec,
+    PmNewexec,
+)
+from minixvm.include.signal import SIGKILL, W_EXITCODE
+from minixvm.include.vfs import VFS_PM_EXEC, VfsPmExec
 from minixvm.lib.exec import (
     ARG_MAX,
-    DEFAULT_STACK_LIMIT,
     PROC_NAME_LEN,
     ExecInfo,
+    exec_info_for,
     libexec_load,
     text_image,
 )
-from minixvm.servers.pm.forkexit import exit_proc
-from minixvm.servers.pm.mproc import MProc
+from minixvm.servers.pm.forkexit import exit_proc, tell_vfs, vfs_done
+from minixvm.servers.pm.mproc import PARTIAL_EXEC, MProc
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
 
 SUSPEND = None
 
-# An ELF file (a boot module), or a Python program's text address.
-Module = bytes | int
-NO_IMAGE = ElfImage(0, ())
-
-
 @dataclass
 class ModuleTable:
-    """What PM may exec, by path, and PM's copies of the modules in its own
-    memory. ``copies`` 2 is the old path, for the benchmark only: each
-    segment goes through a PM buffer on its way into the process."""
+    """The Python program images PM execs itself: path -> text address."""
 
-    modules: dict[str, Module] = field(default_factory=dict)
-    copies: int = 1
-    # path -> (the module, its address in PM's memory)
-    buffers: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    modules: dict[str, int] = field(default_factory=dict)
 
     def __contains__(self, path: object) -> bool:
         return path in self.modules
@@ -82,137 +74,74 @@ def do_exec(pm: PM, mp: MProc, m: Message) -> Message | None:
     success. A system process's image is not PM's to replace."""
     if mp.system:
         return PmExec(-EPERM)
-    r, path, frame = fetch_args(pm, mp, PmExec.view(m.buf))
+    req = PmExec.view(m.buf)
+    r, path = fetch_path(pm, mp, req)
     if r != OK:
         return PmExec(r)
-    table = pm.modules
-    module = table.modules.get(path)
-    if module is None:
-        return PmExec(-ENOENT)
+    text = pm.modules.modules.get(path)
+    if text is None:
+        r = tell_vfs(pm, VfsPmExec(VFS_PM_EXEC, endpoint=mp.endpoint, path=req.path,
+                                   path_len=req.path_len, frame=req.frame,
+                                   frame_len=req.frame_len, flags=req.flags))
+        if r != OK:
+            return PmExec(-ENOENT if r == -EDEADSRCDST else r)  # no VFS: no files
+        mp.vfs_call = VFS_PM_EXEC
+        return SUSPEND
+    r, frame = fetch_frame(pm, mp, req)
+    if r != OK:
+        return PmExec(r)
     progname = path.rsplit("/", 1)[-1][: PROC_NAME_LEN - 1]
-    r, image, file_base = prepare(pm, table, path, module, progname)
-    if r != OK:
-        return PmExec(r)
-    info = exec_info(pm, table.copies, mp.endpoint, progname, frame, file_base)
-    if isinstance(module, int):
-        # A Python program's stack is only its libc's: it keeps the small one.
-        info.stack_size = DEFAULT_STACK_SIZE
+    data = progname.encode("latin-1") + b"\0"
+    file_base = pm.scratch(len(data))
+    pm.sys.mem_write(file_base, data)
+    image = text_image(text, data)
+    me = pm.sys.endpoint
+    info = exec_info_for(pm.sys, mp.endpoint, progname, frame,
+                         lambda i, off, v, n: pm.sys.sys_vircopy(me, file_base + off,
+                                                                 i.proc_e, v, n))
+    # A Python program's stack is only its libc's: it keeps the small one.
+    info.stack_size = DEFAULT_STACK_SIZE
     r = libexec_load(info, image)
     if r == OK:
         r = copy_frame(pm, info)
     if r == OK:
-        sp = PY_DATA_BASE if isinstance(module, int) else info.vsp
-        r = pm.sys.sys_exec(mp.endpoint, pc=info.pc, name=info.progname, sp=sp)
+        r = pm.sys.sys_exec(mp.endpoint, pc=info.pc, name=info.progname, sp=PY_DATA_BASE)
     if r != OK and not info.partial:
         return PmExec(r)
     if r != OK:
         exit_proc(pm, mp, W_EXITCODE(0, SIGKILL))
         return SUSPEND
     mp.name = info.progname
-    # libc's break starts where the last segment ends (_end; a Python
-    # program's after its data page).
+    # libc's break starts after the data page.
     mp.brk = max(seg.vaddr + seg.memsz for seg in image.segments)
     return SUSPEND
 
 
-def fetch_args(pm: PM, mp: MProc, req: PmExec) -> tuple[int, str, bytes]:
-    """(OK, path, frame) copied from the caller's memory, or (error, "", b"")."""
-    if req.path_len <= 0 or req.frame_len <= 0:
-        return -EINVAL, "", b""
+def fetch_path(pm: PM, mp: MProc, req: PmExec) -> tuple[int, str]:
+    """(OK, the path) copied from the caller's memory, or (error, "")."""
+    if req.path_len <= 0:
+        return -EINVAL, ""
     if req.path_len > PATH_MAX:
-        return -ENAMETOOLONG, "", b""
-    if req.frame_len > ARG_MAX:
-        return -E2BIG, "", b""
-    buf = pm.scratch(req.path_len + req.frame_len)
+        return -ENAMETOOLONG, ""
+    buf = pm.scratch(req.path_len)
     r = pm.sys.sys_vircopy(mp.endpoint, req.path, pm.sys.endpoint, buf, req.path_len)
-    if r == OK:
-        r = pm.sys.sys_vircopy(mp.endpoint, req.frame, pm.sys.endpoint, buf + req.path_len,
-                               req.frame_len)
     if r != OK:
-        return r, "", b""
-    raw = pm.sys.mem_read(buf, req.path_len + req.frame_len)
-    path, frame = raw[: req.path_len], raw[req.path_len :]
+        return r, ""
+    path = pm.sys.mem_read(buf, req.path_len)
     if path.find(0) != req.path_len - 1:  # one string, all of it
-        return -EINVAL, "", b""
-    return OK, path[:-1].decode("latin-1"), frame
+        return -EINVAL, ""
+    return OK, path[:-1].decode("latin-1")
 
 
-def prepare(pm: PM, table: ModuleTable, path: str, module: Module,
-            progname: str) -> tuple[int, ElfImage, int]:
-    """(OK, what to load, where its file lies in PM's memory), or an error
-    before anything is done to the caller: ENOEXEC, or ENOMEM for PM."""
-    if isinstance(module, int):
-        data = progname.encode("latin-1") + b"\0"
-        base = pm.scratch(len(data))
-        pm.sys.mem_write(base, data)
-        return OK, text_image(module, data), base
-    try:
-        image = elf_unpack(module, VM_STACKTOP - DEFAULT_STACK_LIMIT)
-    except ElfError:
-        return -ENOEXEC, NO_IMAGE, 0
-    base = module_buffer(pm, table, path, module)
-    return (OK if base > 0 else base), image, base
-
-
-def exec_info(pm: PM, copies: int, endpoint: int, progname: str, frame: bytes,
-              file_base: int) -> ExecInfo:
-    """The exec of ``endpoint`` with PM's callbacks; the file is at
-    ``file_base`` in PM's memory."""
-    return ExecInfo(
-        proc_e=endpoint,
-        progname=progname,
-        frame=frame,
-        clearproc=lambda i: pm.sys.vm_call(VM_PROCCTL, who=i.proc_e,
-                                           param=VMPPARAM_CLEAR).m_type,
-        allocmem_prealloc=lambda i, v, n: mmap_for(pm, i.proc_e, v, n,
-                                                   MAP_PREALLOC | MAP_UNINITIALIZED),
-        allocmem_ondemand=lambda i, v, n: mmap_for(pm, i.proc_e, v, n, 0),
-        copymem=lambda i, off, v, n: copymem(pm, copies, i, file_base + off, v, n),
-        clearmem=lambda i, v, n: pm.sys.sys_memset(0, v, n, process=i.proc_e),
-        protect=lambda i, v, n: pm.sys.vm_call(VM_PROCCTL, who=i.proc_e, param=VMPPARAM_PROTECT,
-                                               addr=v, len=n).m_type,
-    )
-
-
-def module_buffer(pm: PM, table: ModuleTable, path: str, module: bytes) -> int:
-    """The address of ``module`` in PM's memory (copied there the first time;
-    a module the System replaced is copied again): or -ENOMEM."""
-    cached = table.buffers.get(path)
-    if cached is not None and cached[0] is module:
-        return cached[1]
-    if cached is not None:
-        pm.sys.vm_call(VM_MUNMAP, addr=cached[1], len=len(cached[0]))
-        del table.buffers[path]
-    # Preallocated, so that PM's own stores cannot fault on full memory.
-    reply = pm.sys.vm_call(VM_MMAP, addr=0, len=len(module), prot=PROT_READ | PROT_WRITE,
-                           flags=MAP_PRIVATE | MAP_ANON | MAP_PREALLOC, fd=-1, offset=0)
-    if reply.m_type != OK:
-        return -ENOMEM
-    pm.sys.mem_write(reply.retaddr, module)
-    table.buffers[path] = (module, reply.retaddr)
-    return int(reply.retaddr)
-
-
-def mmap_for(pm: PM, target: int, vaddr: int, length: int, extra: int) -> int:
-    """Third-party VM_MMAP of [vaddr, vaddr+length) in ``target``."""
-    flags = MAP_ANON | MAP_FIXED | MAP_THIRDPARTY | extra
-    reply = pm.sys.vm_call(VM_MMAP, addr=vaddr, len=length,
-                           prot=PROT_READ | PROT_WRITE | PROT_EXEC, flags=flags, fd=-1,
-                           offset=0, forwhom=target)
-    return reply.m_type if reply.m_type != OK or reply.retaddr == vaddr else -ENOMEM
-
-
-def copymem(pm: PM, copies: int, info: ExecInfo, src: int, vaddr: int, length: int) -> int:
-    """File bytes at ``src`` in PM's memory into the target: straight there,
-    or (``copies`` 2, the old path) through a PM buffer first."""
-    me = pm.sys.endpoint
-    if copies == 2:
-        buf = pm.scratch(length)
-        r = pm.sys.sys_vircopy(me, src, me, buf, length)
-        if r != OK:
-            return r
-        src = buf
-    return pm.sys.sys_vircopy(me, src, info.proc_e, vaddr, length)
+def fetch_frame(pm: PM, mp: MProc, req: PmExec) -> tuple[int, bytes]:
+    """(OK, the initial stack frame) copied from the caller, or (error, b"")."""
+    if req.frame_len <= 0:
+        return -EINVAL, b""
+    if req.frame_len > ARG_MAX:
+        return -E2BIG, b""
+    buf = pm.scratch(req.frame_len)
+    r = pm.sys.sys_vircopy(mp.endpoint, req.frame, pm.sys.endpoint, buf, req.frame_len)
+    return (OK, pm.sys.mem_read(buf, req.frame_len)) if r == OK else (r, b"")
 
 
 def copy_frame(pm: PM, info: ExecInfo) -> int:
@@ -220,3 +149,56 @@ def copy_frame(pm: PM, info: ExecInfo) -> int:
     buf = pm.scratch(len(info.frame))
     pm.sys.mem_write(buf, info.frame)
     return pm.sys.sys_vircopy(pm.sys.endpoint, buf, info.proc_e, info.vsp, len(info.frame))
+
+
+# -- a file, by way of VFS ------------------------------------------------------------
+
+
+def do_newexec(pm: PM, mp: MProc, m: Message) -> Message:
+    """PM_NEWEXEC (VFS only): the process being exec'ed has a new image;
+    PM takes its name, break and frame address from the exec_info in VFS's
+    memory. From here on a failure kills it (PARTIAL_EXEC)."""
+    if m.m_source != VFS_PROC_NR:
+        return PmNewexec(-EPERM)
+    req = PmNewexec.view(m.buf)
+    rmp = pm.by_endpoint(req.endpoint)
+    if rmp is None:
+        return PmNewexec(-ESRCH)
+    if rmp.vfs_call != VFS_PM_EXEC:
+        return PmNewexec(-EINVAL)  # VFS is not exec'ing it for PM
+    buf = pm.scratch(EXEC_INFO.size)
+    r = pm.sys.sys_vircopy(m.m_source, req.info, pm.sys.endpoint, buf, EXEC_INFO.size)
+    if r != OK:
+        return PmNewexec(r)
+    proc_e, progname, frame_len, stack_high, _, _, allow_setuid, brk = EXEC_INFO.unpack(
+        pm.sys.mem_read(buf, EXEC_INFO.size))
+    if proc_e != rmp.endpoint or frame_len > stack_high:
+        return PmNewexec(-EINVAL)
+    rmp.name = progname.split(b"\0", 1)[0][: PROC_NAME_LEN - 1].decode("latin-1")
+    rmp.brk = brk
+    rmp.flags |= PARTIAL_EXEC
+    # There is no tracing here, so setuid execution is always allowed; only
+    # the bit is sent, never uninitialised flags (reference A8, bug 4).
+    flags = EXC_NM_RF_ALLOW_SETUID if allow_setuid else 0
+    return PmNewexec(OK, frame=stack_high - frame_len, flags=flags)
+
+
+def exec_restart(pm: PM, m: Message) -> None:
+    """VFS_PM_EXEC_REPLY: start the new program; or the caller gets the
+    error, or dies if its old image is gone."""
+    reply = VfsPmExec.view(m.buf)
+    mp = pm.by_endpoint(reply.endpoint)
+    if mp is None or mp.vfs_call != VFS_PM_EXEC:
+        return  # not an exec PM asked for
+    partial = bool(reply.partial or mp.flags & PARTIAL_EXEC)
+    mp.flags &= ~PARTIAL_EXEC
+    r = reply.status
+    if r == OK:
+        r = pm.sys.sys_exec(mp.endpoint, pc=reply.pc, name=mp.name, sp=reply.sp)
+        partial = True  # the old image is gone whatever sys_exec says
+    vfs_done(mp)
+    if r != OK and partial:
+        exit_proc(pm, mp, W_EXITCODE(0, SIGKILL))
+    elif r != OK:
+        pm.reply(mp, PmExec(r))
+    pm.restart_sigs(mp)

@@ -1,14 +1,21 @@
-"""fork, exit and waitpid (MINIX pm/forkexit.c)."""
+"""fork, exit and waitpid (MINIX pm/forkexit.c).
+
+VFS keeps each process's files, so it hears of every fork and exit
+(VFS_PM_FORK, VFS_PM_EXIT, by asynsend: PM never waits for VFS). A fork
+is answered, in parent and child, only when VFS has answered; an exited
+process's slot is not given to a new process until VFS has answered.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minixvm.errors import EAGAIN, ECHILD, EINVAL, EPERM, OK
-from minixvm.include.com import INIT_PROC_NR, PM_PROC_NR
+from minixvm.errors import EAGAIN, ECHILD, EDEADSRCDST, EINVAL, EPERM, OK
+from minixvm.include.com import _ENDPOINT_P, INIT_PROC_NR, PM_PROC_NR, VFS_PROC_NR
 from minixvm.include.ipc import Message
 from minixvm.include.pm import PM_WAIT, PmExit, PmFork, PmWaitpid
 from minixvm.include.signal import WNOHANG, WUNTRACED
+from minixvm.include.vfs import VFS_PM_EXIT, VFS_PM_FORK, VfsPmExit, VfsPmFork
 from minixvm.include.vm import VM_EXIT, VM_FORK, VM_WILLEXIT
 from minixvm.servers.pm.mproc import IN_USE, WAITING, ZOMBIE, MProc
 
@@ -19,9 +26,9 @@ SUSPEND = None
 WAIT_OPTIONS = WNOHANG | WUNTRACED
 
 
-def do_fork(pm: PM, mp: MProc, m: Message) -> Message:
-    """PM_FORK: a copy of the caller; the child's reply is 0, the parent's the
-    child's pid (and endpoint)."""
+def do_fork(pm: PM, mp: MProc, m: Message) -> Message | None:
+    """PM_FORK: a copy of the caller; once VFS has copied its files, the
+    child's reply is 0, the parent's the child's pid (and endpoint)."""
     slot = pm.free_slot()
     if slot is None:
         return PmFork(-EAGAIN)
@@ -30,8 +37,30 @@ def do_fork(pm: PM, mp: MProc, m: Message) -> Message:
         return PmFork(reply.m_type)
     child = MProc(slot, reply.child_ep, pm.new_pid(), mp.slot, mp.name, brk=mp.brk)
     pm.mproc[slot] = child
+    r = tell_vfs(pm, VfsPmFork(VFS_PM_FORK, endpoint=mp.endpoint, child=child.endpoint,
+                               child_pid=child.pid))
+    if r != OK:
+        destroy(pm, child)
+        del pm.mproc[slot]
+        return PmFork(-EAGAIN)
+    mp.vfs_call = child.vfs_call = VFS_PM_FORK
+    return SUSPEND
+
+
+def fork_restart(pm: PM, m: Message) -> None:
+    """VFS_PM_FORK_REPLY: VFS has the child; both sides of the fork return."""
+    child = pm.by_endpoint(VfsPmFork.view(m.buf).endpoint)
+    if child is None or child.vfs_call != VFS_PM_FORK:
+        return  # not a fork PM asked for
+    vfs_done(child)
     pm.reply(child, PmFork(0))
-    return PmFork(child.pid, endpoint=child.endpoint)
+    pm.restart_sigs(child)
+    # Signals to the parent waited too, so it is still in this fork.
+    parent = pm.mproc.get(child.parent)
+    if parent is not None and parent.vfs_call == VFS_PM_FORK:
+        vfs_done(parent)
+        pm.reply(parent, PmFork(child.pid, endpoint=child.endpoint))
+        pm.restart_sigs(parent)
 
 
 def do_exit(pm: PM, mp: MProc, m: Message) -> Message | None:
@@ -44,23 +73,54 @@ def do_exit(pm: PM, mp: MProc, m: Message) -> Message | None:
 
 
 def exit_proc(pm: PM, mp: MProc, status: int) -> None:
-    """Tear a process down: VM frees its memory, the kernel its slot; it
-    stays a zombie until its parent collects the status."""
+    """Tear a process down: VM frees its memory, the kernel its slot, VFS
+    its files; it stays a zombie until its parent collects the status."""
     if mp.slot == PM_PROC_NR or mp.endpoint == pm.vm_endpoint:
         pm.sys.panic("%s exited with status %#x", mp.name, status)
-    pm.sys.vm_call(VM_WILLEXIT, endpoint=mp.endpoint)
-    r = pm.sys.vm_call(VM_EXIT, endpoint=mp.endpoint).m_type
-    if r != OK:
-        pm.sys.panic("VM_EXIT of %s failed: %d", mp.name, r)
-    pm.sys.sys_clear(mp.endpoint)
+    destroy(pm, mp)
     mp.flags |= ZOMBIE
     mp.status = status
+    # VFS itself has no one to tell.
+    if mp.endpoint != VFS_PROC_NR and tell_vfs(
+            pm, VfsPmExit(VFS_PM_EXIT, endpoint=mp.endpoint)) == OK:
+        pm.held[mp.slot] = mp.endpoint
     for child in list(pm.mproc.values()):
         if child.parent == mp.slot and child is not mp:
             child.parent = INIT_PROC_NR
             if child.flags & ZOMBIE:
                 tell_parent(pm, child)
     tell_parent(pm, mp)
+
+
+def exit_restart(pm: PM, m: Message) -> None:
+    """VFS_PM_EXIT_REPLY: VFS is done with an exited process: its slot may
+    be used again."""
+    endpoint = VfsPmExit.view(m.buf).endpoint
+    slot = _ENDPOINT_P(endpoint)
+    if pm.held.get(slot) == endpoint:
+        del pm.held[slot]
+
+
+def destroy(pm: PM, mp: MProc) -> None:
+    """VM frees the process's memory and the kernel its slot."""
+    pm.sys.vm_call(VM_WILLEXIT, endpoint=mp.endpoint)
+    r = pm.sys.vm_call(VM_EXIT, endpoint=mp.endpoint).m_type
+    if r != OK:
+        pm.sys.panic("VM_EXIT of %s failed: %d", mp.name, r)
+    pm.sys.sys_clear(mp.endpoint)
+
+
+def tell_vfs(pm: PM, m: Message) -> int:
+    """Send VFS the request ``m`` without waiting (asynsend); VFS answers
+    later. OK, or the reason VFS cannot be asked (it is gone)."""
+    if pm.by_endpoint(VFS_PROC_NR) is None:
+        return -EDEADSRCDST
+    return pm.sys.asynsend(VFS_PROC_NR, m)
+
+
+def vfs_done(mp: MProc) -> None:
+    """VFS has answered the request about ``mp``."""
+    mp.vfs_call = 0
 
 
 def tell_parent(pm: PM, mp: MProc) -> None:

@@ -1,27 +1,43 @@
-"""The process manager: pids, fork, exit, wait, signals, exec, brk.
+"""The process manager: pids, fork, exit, wait, signals, exec, brk, reboot.
 
-PM owns process identity; memory is VM's business and execution the
-kernel's, so every PM operation is a short conversation with both. Every
+PM owns process identity; memory is VM's business, files VFS's and
+execution the kernel's, so every PM operation is a short conversation
+with them. PM never waits for VFS: it asks by asynsend, and VFS's
+answers (VFS_PM_*_REPLY) come as messages PM does not answer. Every
 request gets an answer (a result or an error) unless it asks to wait
-(waitpid) or to end (exit, exec); only the kernel's notifications go
-unanswered.
+(waitpid), to end (exit, exec) or for VFS (fork, exec of a file: the
+answer comes when VFS has answered); only the kernel's notifications and
+VFS's answers go unanswered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from minixvm.errors import ENOMEM, ENOSYS, ESRCH, OK
+from minixvm.errors import ENOMEM, ENOSYS, EPERM, ESRCH, OK
 from minixvm.include import pm as calls
 from minixvm.include.arch import VM_DATATOP
-from minixvm.include.com import _ENDPOINT_P, INIT_PROC_NR, PM_PROC_NR, SYSTEM, VM_PROC_NR
+from minixvm.include.com import (
+    _ENDPOINT_P,
+    INIT_PROC_NR,
+    PM_PROC_NR,
+    SYSTEM,
+    VFS_PROC_NR,
+    VM_PROC_NR,
+)
 from minixvm.include.ipc import Message
 from minixvm.include.pm import PmBrk, PmGetpid
+from minixvm.include.vfs import (
+    VFS_PM_EXEC_REPLY,
+    VFS_PM_EXIT_REPLY,
+    VFS_PM_FORK_REPLY,
+    VFS_PM_REBOOT_REPLY,
+)
 from minixvm.include.vm import VM_BRK
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.pm import exec as pm_exec
-from minixvm.servers.pm import forkexit, signal
+from minixvm.servers.pm import forkexit, misc, signal
 from minixvm.servers.pm.exec import ModuleTable
 from minixvm.servers.pm.mproc import MProc
 
@@ -57,6 +73,16 @@ CALLS: dict[int, Handler] = {
     calls.PM_KILL: signal.do_kill,
     calls.PM_BRK: do_brk,
     calls.PM_EXEC: pm_exec.do_exec,
+    calls.PM_NEWEXEC: pm_exec.do_newexec,
+    calls.PM_REBOOT: misc.do_reboot,
+}
+
+# VFS's answers to PM's requests, and what PM does on each.
+VFS_REPLIES: dict[int, Callable[[PM, Message], None]] = {
+    VFS_PM_EXEC_REPLY: pm_exec.exec_restart,
+    VFS_PM_FORK_REPLY: forkexit.fork_restart,
+    VFS_PM_EXIT_REPLY: forkexit.exit_restart,
+    VFS_PM_REBOOT_REPLY: misc.reboot_restart,
 }
 
 
@@ -68,6 +94,9 @@ class PM:
         self.sys = sys
         self.modules = modules
         self.mproc: dict[int, MProc] = {}
+        # Slots of exited processes VFS has not answered for yet (slot ->
+        # endpoint): no new process gets them until it has.
+        self.held: dict[int, int] = {}
         self.vm_endpoint = VM_PROC_NR
         self.nr_procs = 0
         self._next_pid = 2
@@ -101,10 +130,19 @@ class PM:
         mp = self.by_endpoint(m.m_source)
         if mp is None:
             return Message(-ESRCH)
+        restart = VFS_REPLIES.get(m.m_type)
+        if restart is not None:
+            # An answer from VFS is not answered; anyone else's is a forgery.
+            if m.m_source != VFS_PROC_NR:
+                return Message(-EPERM)
+            restart(self, m)
+            return None
         # A process's NOTIFY_MESSAGE-typed request is one more unknown call.
         handler = CALLS.get(m.m_type)
         if handler is None:
-            return Message(-ENOSYS)
+            # VFS sends nothing else that waits for an answer, and an answer
+            # to what may be an answer could go back and forth for ever.
+            return None if m.m_source == VFS_PROC_NR else Message(-ENOSYS)
         return handler(self, mp, m)
 
     # -- helpers ---------------------------------------------------------------------
@@ -113,6 +151,12 @@ class PM:
         """Answer a process PM kept waiting (it is receiving from PM; if it is
         not, as MINIX's PM does, PM does not wait for it)."""
         self.sys.sendnb(mp.endpoint, reply)
+
+    def restart_sigs(self, mp: MProc) -> None:
+        """Act on the signals that came while VFS worked for ``mp``."""
+        if mp.sig_delayed and not mp.vfs_call and forkexit.live(mp):
+            sigmap, mp.sig_delayed = mp.sig_delayed, 0
+            signal.handle_ksig(self, mp, sigmap)
 
     def by_endpoint(self, ep: int) -> MProc | None:
         mp = self.mproc.get(_ENDPOINT_P(ep))
@@ -124,7 +168,7 @@ class PM:
 
     def free_slot(self) -> int | None:
         for slot in range(INIT_PROC_NR + 1, self.nr_procs):
-            if slot not in self.mproc:
+            if slot not in self.mproc and slot not in self.held:
                 return slot
         return None
 

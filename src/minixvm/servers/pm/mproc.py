@@ -8,6 +8,7 @@ IN_USE = 0x01
 WAITING = 0x02
 ZOMBIE = 0x04
 EXITING = 0x08
+PARTIAL_EXEC = 0x10  # VFS has loaded part of a new image: a failure now kills
 
 
 @dataclass(eq=False)
@@ -30,3 +31,8 @@ class MProc:
     # The end of its heap, set by exec and moved by brk (0: not known: a boot
     # process, whose heap is its own business).
     brk: int = 0
+    # The request to VFS about it whose answer PM waits for (VFS_PM_EXEC or
+    # VFS_PM_FORK; 0: none; MINIX's VFS_CALL), and the signals that came
+    # meanwhile, acted on once VFS has answered.
+    vfs_call: int = 0
+    sig_delayed: int = 0

@@ -41,7 +41,9 @@ def do_kill(pm: PM, mp: MProc, m: Message) -> Message:
 
 
 def do_ksig(pm: PM) -> None:
-    """The kernel has signals for processes: act on each."""
+    """The kernel has signals for processes: act on each, or, for a process
+    VFS is working for (exec, fork), once VFS has answered (the process
+    stays stopped until then)."""
     while True:
         ep, sigmap = pm.sys.sys_getksig()
         if ep == NONE:
@@ -49,8 +51,17 @@ def do_ksig(pm: PM) -> None:
         mp = pm.by_endpoint(ep)
         if mp is None or not live(mp):
             continue
-        fatal = [s for s in range(1, _NSIG) if sigmap & (1 << s) and s not in IGNORED_BY_DEFAULT]
-        if fatal:
-            exit_proc(pm, mp, W_EXITCODE(0, fatal[0]))
+        if mp.vfs_call:
+            mp.sig_delayed |= sigmap
         else:
-            pm.sys.sys_endksig(ep)
+            handle_ksig(pm, mp, sigmap)
+
+
+def handle_ksig(pm: PM, mp: MProc, sigmap: int) -> None:
+    """The default action of the signals in ``sigmap``: the first fatal one
+    ends the process; if none is, it runs on."""
+    fatal = [s for s in range(1, _NSIG) if sigmap & (1 << s) and s not in IGNORED_BY_DEFAULT]
+    if fatal:
+        exit_proc(pm, mp, W_EXITCODE(0, fatal[0]))
+    else:
+        pm.sys.sys_endksig(mp.endpoint)

@@ -1,0 +1,1 @@
+"""Host-side commands of the ``minixvm`` tool (e.g. ``mkfs``)."""
