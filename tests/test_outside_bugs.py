@@ -4,13 +4,15 @@ failed before its fix."""
 from __future__ import annotations
 
 import pytest
-from remote import Remote
+from remote import ProcessDied, Remote
 
 from minixvm import System
 from minixvm.errors import EINVAL, OK
+from minixvm.include.com import SELF
 from minixvm.include.ds import DSF_OVERWRITE, DSF_TYPE_U32
 from minixvm.include.grant import CPF_MAP, CPF_READ, GRANT_MAX_SEQ
-from minixvm.include.signal import SIGSEGV
+from minixvm.include.signal import SIGSEGV, WEXITSTATUS, WIFSIGNALED, WTERMSIG
+from minixvm.include.vm import MAP_ANON, MAP_FIXED, MAP_SHARED, VM_REMAP, VM_SHM_UNMAP
 from minixvm.lib.c import Process
 from minixvm.lib.ds import ds_publish_u32, ds_retrieve_u32, ds_subscribe
 from minixvm.machine.ram import PAGE_SIZE
@@ -44,6 +46,58 @@ def test_a_character_split_across_two_writes_stays_whole(system: System) -> None
     assert system.run(lambda p: p.write(text.encode()) and 0) == 0
     assert text in system.console.text
     assert "\ufffd" not in system.console.text
+
+
+def test_a_stale_shared_memory_window_never_shows_another_region(system: System) -> None:
+    """B's VM_REMAP window names A's region by identity, not by address: once
+    A replaces the region, pages B had touched keep the old memory (B holds
+    references to those blocks, as in MINIX), and a page B never touched is
+    SIGSEGV (MINIX's getsrc finds no region with the recorded id)."""
+    P = PAGE_SIZE
+    a = Remote.start(system, "owner")
+    b = Remote.start(system, "viewer", service=True)
+    old = a.do(lambda p: p.mmap(2 * P, flags=MAP_SHARED | MAP_ANON))
+    a.do(lambda p: (p.mem.__setitem__(old, 1), p.mem.__setitem__(old + P, 2)))
+    window = b.do(lambda p: p.sys.vm_call(VM_REMAP, destination=SELF, source=a.endpoint,
+                                          dest_addr=0, src_addr=old, size=2 * P).retaddr)
+    assert b.do(lambda p: p.mem[window]) == 1  # touched while A's region lives
+
+    def replace(p: Process) -> int:
+        p.munmap(old, 2 * P)
+        new = p.mmap(2 * P, flags=MAP_SHARED | MAP_ANON | MAP_FIXED, addr=old)
+        p.mem[new], p.mem[new + P] = 3, 4
+        return new
+
+    assert a.do(replace) == old
+    assert b.do(lambda p: p.mem[window]) == 1, "a touched page stays the old memory"
+    b.do(lambda p: p.mem.__setitem__(window, 5))
+    assert a.do(lambda p: p.mem[old]) == 3, "and is no longer A's"
+    # A child inherits the stale window: its first touch of the other page.
+    _, status = b.do(lambda p: p.waitpid(p.fork(lambda c: c.mem[window + P])))
+    assert WIFSIGNALED(status) and WTERMSIG(status) == SIGSEGV, status
+    with pytest.raises(ProcessDied):
+        b.do(lambda p: p.mem[window + P])
+    assert a.do(lambda p: (p.mem[old], p.mem[old + P])) == (3, 4)
+
+
+def test_a_window_cut_and_forked_still_names_its_source(system: System) -> None:
+    """The window itself may be cut and forked: its parts keep naming the
+    same source region and keep sharing it (this one guards the fix above
+    rather than failing before it)."""
+    P = PAGE_SIZE
+
+    def prog(p: Process) -> int:
+        src = p.mmap(3 * P, flags=MAP_SHARED | MAP_ANON)
+        alias = p.sys.vm_call(VM_REMAP, destination=SELF, source=SELF, dest_addr=0,
+                              src_addr=src, size=3 * P).retaddr
+        p.munmap(alias + P, P)  # the window is now two regions
+        p.mem[src + 2 * P] = 9
+        pid = p.fork(lambda c: c.mem[alias + 2 * P])
+        _, status = p.waitpid(pid)
+        assert p.sys.vm_call(VM_SHM_UNMAP, endpoint=SELF, addr=alias + 2 * P).m_type == OK
+        return WEXITSTATUS(status)
+
+    assert system.run(prog, service=True) == 9
 
 
 def test_a_user_program_revoking_a_map_grant_really_ends_the_mapping(system: System) -> None:

@@ -248,7 +248,13 @@ class VM:
         return vmp if vmp is not None and vmp.slot != VM_PROC_NR else None
 
     def new_region_id(self) -> int:
+        """An id no region has had before (MINIX region_new's counter; a
+        Python int does not wrap, so it never comes round again)."""
         self._region_ids += 1
+        return self._region_ids
+
+    @property
+    def last_region_id(self) -> int:
         return self._region_ids
 
     def tlb_dirty(self, vmp: VMProc) -> None:

@@ -36,7 +36,7 @@ from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.acl import THIRDPARTY_SLOTS
 from minixvm.servers.vm.memtype.anon import anon
 from minixvm.servers.vm.memtype.directphys import directphys
-from minixvm.servers.vm.memtype.shared import shared
+from minixvm.servers.vm.memtype.shared import ShmSource, shared
 from minixvm.servers.vm.region import (
     VR_CONTIG,
     VR_LOWER1MB,
@@ -200,7 +200,7 @@ def do_remap(vm: VM, m: VmRemap) -> int:
             or src.memtype is not anon:
         return -EFAULT
     region = mmap_region(vm, dvmp, m.dest_addr, 0, size, VR_SHARED | VR_WRITABLE, shared,
-                         param=(svmp.endpoint, src.vaddr))
+                         param=ShmSource(svmp.endpoint, src.vaddr, src.id))
     if region is None:
         return -ENOMEM
     m.retaddr = region.vaddr

@@ -11,9 +11,12 @@ first one that is broken:
    walking all regions;
 4. every page-table entry points at its block, writable exactly when the
    memory type says so, and nothing else is mapped;
-5. regions are page-aligned, non-overlapping and in tree order;
+5. regions are page-aligned, non-overlapping and in tree order, each with
+   an id of its own that the counter has issued;
 6. the yielded-block order agrees with the per-process trees;
-7. no slab object is left unlocked.
+7. no slab object is left unlocked;
+8. every block is right by its memory type's own rules (a live shared
+   window maps its source's blocks).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from minixvm.servers.vm.pb import PhysBlock, PhysRegion
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
+    from minixvm.servers.vm.region import Region
     from minixvm.servers.vm.vmproc import VMProc
 
 PTE_CHECK_MASK = I386_VM_ADDR_MASK | PTE_P | PTE_W | PTE_U
@@ -70,6 +74,7 @@ def vm_sanity_check(vm: VM) -> dict[str, int]:
     blocks: dict[int, PhysBlock] = {}
     for vmp in vm.procs.values():
         check_proc(vm, vmp, seen, blocks)
+    check_region_ids(vm)
     for key, pb in blocks.items():
         if not (pb.refcount == len(pb.sharers) == seen[key]):
             fail(f"{pb!r}: refcount {pb.refcount}, {len(pb.sharers)} sharers, seen {seen[key]}")
@@ -106,10 +111,25 @@ def check_proc(vm: VM, vmp: VMProc, seen: dict[int, int], blocks: dict[int, Phys
             blocks[key] = pb
             seen[key] = seen.get(key, 0) + 1
             check_ptes(vm, vmp, region.vaddr + offset, pr)
+            if (problem := region.memtype.sanity_problem(vm, pr)) is not None:
+                fail(problem)
             mapped += pb.length // PAGE_SIZE
     present = count_user_ptes(vm, vmp)
     if present != mapped:
         fail(f"{vmp!r}: {present} pages mapped in its page table, {mapped} in its regions")
+
+
+def check_region_ids(vm: VM) -> None:
+    """No two regions share an id, and none has one the counter has not issued
+    (a shared window names its source by id)."""
+    ids: dict[int, Region] = {}
+    for vmp in vm.procs.values():
+        for region in vmp.regions:
+            if not 0 < region.id <= vm.last_region_id:
+                fail(f"{region!r} of {vmp!r}: id {region.id} was never issued")
+            if region.id in ids:
+                fail(f"{region!r} of {vmp!r}: id {region.id} is {ids[region.id]!r}'s too")
+            ids[region.id] = region
 
 
 def check_ptes(vm: VM, vmp: VMProc, vaddr: int, pr: PhysRegion) -> None:

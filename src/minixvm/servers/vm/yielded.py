@@ -136,7 +136,7 @@ def getblock(vm: VM, vmp: VMProc, block_id: int, vaddr: int, length: int) -> int
         return -ESRCH
     region = map_lookup(vmp, vaddr)
     offset = vaddr - region.vaddr if region else 0
-    if region is None or offset + length > region.length or not region.memtype.exchangeable:
+    if region is None or offset + length > region.length or not exchangeable(region):
         return -EINVAL
     split_phys_at(vm, region, offset)
     split_phys_at(vm, region, offset + length)

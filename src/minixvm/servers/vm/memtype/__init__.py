@@ -50,6 +50,11 @@ class MemType:
         """The type parameter of a region that starts ``delta`` bytes later."""
         return param
 
+    def sanity_problem(self, vm: VM, pr: PhysRegion) -> str | None:
+        """What is wrong with ``pr`` by this type's own rules, if anything
+        (MINIX's ev_sanitycheck)."""
+        return None
+
     def resize(self, vm: VM, region: Region, length: int) -> int:
         """Grow or shrink the region to ``length`` bytes (brk): OK or -errno."""
         return -EINVAL
