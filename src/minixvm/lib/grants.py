@@ -106,18 +106,20 @@ class GrantTable:
         return GRANT_ID(index, seq)
 
     def _free_slot(self) -> int:
-        """The lowest free slot, growing the table if it is full; or -ENOMEM."""
+        """The lowest free slot, growing the table if it is full; or -errno."""
         for i, used in enumerate(self.used):
             if not used:
                 return i
         index = len(self.used)
-        return index if self._grow() == OK else -ENOMEM
+        r = self._grow()
+        return index if r == OK else r
 
     def _write(self, index: int, entry: GrantEntry) -> None:
         self.sys.mem_write(self.addr + index * GRANT_ENTRY_SIZE, entry.pack())
 
     def _grow(self) -> int:
-        """Move to a table twice as large (plus two), in fresh memory: OK or -ENOMEM."""
+        """Move to a table twice as large (plus two), in fresh memory: OK, or
+        -ENOMEM, or why the kernel would not take the new table."""
         old_n = len(self.used)
         new_n = old_n * 2 + 2 if old_n else GRANT_TABLE_START
         new = self.sys.minix_mmap(table_size(new_n))
@@ -125,7 +127,11 @@ class GrantTable:
             return -ENOMEM
         if old_n:
             self.sys.mem_write(new, self.sys.mem_read(self.addr, old_n * GRANT_ENTRY_SIZE))
-        self.sys.sys_setgrant(new, new_n)
+        r = self.sys.sys_setgrant(new, new_n)
+        if r != OK:
+            # The kernel still reads the old table: it stays the table.
+            self.sys.vm_call(VM_MUNMAP, addr=new, len=table_size(new_n))
+            return r
         old_addr = self.addr
         self.addr = new
         self.seq += [0] * (new_n - old_n)
