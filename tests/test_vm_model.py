@@ -1,11 +1,13 @@
 """A hypothesis state machine driving VM against a model of memory.
 
-Random sequences of mmap, partial munmap, brk, fork, exit, writes, the
-yielded-block cache, grants, safecopy and safemap run across several
+Random sequences of mmap, partial munmap, mprotect, brk, fork, exit,
+writes, the yielded-block cache, grants, safecopy and safemap run across several
 processes. VM runs its full sanity check after every request; after every
 step each process's memory is read back and compared with what the model
 says it must hold. At the end every process exits and every frame is free
-again.
+again. The model knows each page's protection: writes go only where it
+allows them, and a fault rule checks that a store to a read-only page and
+a load from a PROT_NONE page kill a forked child with SIGSEGV.
 
 Memory shared through safemap is modelled by aliasing: the grantee's page
 is the very bytearray of the grantor's page until the mapping ends, when
@@ -27,17 +29,21 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from remote import Remote
+from remote import ProcessDied, Remote
 
 from minixvm import MinixError, System
 from minixvm.errors import EBUSY, EFAULT, EINVAL, ENOMEM, ESRCH, OK
 from minixvm.include.com import ANY
 from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
+from minixvm.include.signal import SIGSEGV
 from minixvm.include.vm import (
     MAP_ANON,
     MAP_CONTIG,
     MAP_PREALLOC,
     MAP_PRIVATE,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
     VM_BLOCKID_NONE,
     VM_FORGETBLOCK,
     VM_YIELDBLOCKGETBLOCK,
@@ -47,6 +53,7 @@ from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
 
 P = PAGE_SIZE
+RW = PROT_READ | PROT_WRITE
 MAX_PROCS = 4
 _tokens = itertools.count(1)
 
@@ -76,14 +83,21 @@ class Model:
     brk: int = 0
     buffers: dict[int, Buffer] = field(default_factory=dict)
     yielded: dict[int, bytes] = field(default_factory=dict, repr=False)
+    prot: dict[int, int] = field(default_factory=dict)  # pages not read-write
 
     def map(self, start: int, npages: int) -> None:
         for i in range(npages):
             self.pages[start + i * P] = bytearray(P)
+            self.prot.pop(start + i * P, None)
 
     def unmap(self, start: int, npages: int) -> None:
         for i in range(npages):
             self.pages.pop(start + i * P, None)
+            self.prot.pop(start + i * P, None)
+
+    def protected(self, start: int, npages: int) -> bool:
+        """Is any page of the range not read-write?"""
+        return any(a in self.prot for a in self.region_pages(start, npages))
 
     def region_pages(self, start: int, npages: int) -> list[int]:
         return [start + i * P for i in range(npages)]
@@ -93,6 +107,7 @@ class Model:
         child.pages = {a: bytearray(b) for a, b in self.pages.items()}
         child.regions = list(self.regions)
         child.brk = self.brk
+        child.prot = dict(self.prot)
         child.buffers = {a: Buffer(b.addr, b.pages, b.token, b.whole)
                          for a, b in self.buffers.items()}
         return child
@@ -221,7 +236,7 @@ class VMMachine(RuleBasedStateMachine):
         model = self.pick(data, [m for m in self.procs if m.pages])
         readonly = {a for m in self.mappings if m.grantee is model and not m.writable
                     for a in model.region_pages(m.addr, m.npages)}
-        writable = sorted(set(model.pages) - readonly)
+        writable = sorted(set(model.pages) - readonly - set(model.prot))
         if not writable:
             return
         page = self.pick(data, writable)
@@ -296,6 +311,55 @@ class VMMachine(RuleBasedStateMachine):
         assert r == OK
         del model.yielded[block]
 
+    def protectable(self, model: Model) -> list[tuple[int, int]]:
+        """Regions of ``model`` no grant, mapping or buffer involves."""
+        granted = {g.start for g in self.grants if g.owner is model}
+        return [r for r in self.unpinned(model)
+                if r[0] not in model.buffers and r[0] not in granted]
+
+    @precondition(lambda self: any(self.protectable(m) for m in self.procs))
+    @rule(data=st.data(), prot=st.sampled_from([PROT_NONE, PROT_READ, RW]))
+    def mprotect(self, data: st.DataObject, prot: int) -> None:
+        model = self.pick(data, [m for m in self.procs if self.protectable(m)])
+        start, npages = self.pick(data, self.protectable(model))
+        first = data.draw(st.integers(0, npages - 1))
+        count = data.draw(st.integers(1, npages - first))
+        addr = start + first * P
+        model.remote.do(lambda p: p.mprotect(addr, count * P, prot))
+        for a in model.region_pages(addr, count):
+            if prot == RW:
+                model.prot.pop(a, None)
+            else:
+                model.prot[a] = prot
+
+    @precondition(lambda self: any(m.prot for m in self.procs))
+    @rule(data=st.data())
+    def fault(self, data: st.DataObject) -> None:
+        """A store to a read-only page or a load from a PROT_NONE one, in a
+        forked child: SIGSEGV, and the parent is untouched."""
+        model = self.pick(data, [m for m in self.procs if m.prot])
+        page = self.pick(data, sorted(model.prot))
+        try:
+            child = model.remote.fork()
+        except MinixError as e:
+            assert e.errno == ENOMEM
+            return
+        if model.prot[page] == PROT_NONE:
+            def access(c: Process) -> object:
+                return c.mem[page]
+        else:
+            def access(c: Process) -> object:
+                c.mem[page] = 0xEE
+                return None
+        try:
+            child.do(access)
+        except ProcessDied:
+            pass
+        else:
+            raise AssertionError(f"no fault at {page:#x} ({model.prot[page]})")
+        _, status = model.remote.do(lambda p: p.waitpid(child.pid))
+        assert status & 0x7F == SIGSEGV
+
     def buffers_with(self, token: int) -> list[Buffer]:
         return [b for m in self.procs for b in m.buffers.values() if b.token == token]
 
@@ -305,7 +369,8 @@ class VMMachine(RuleBasedStateMachine):
         return [m for m in self.procs if m.service]
 
     def grantable(self, model: Model) -> list[tuple[int, int]]:
-        return [r for r in model.regions if r[0] not in model.buffers]
+        return [r for r in model.regions if r[0] not in model.buffers
+                and not model.protected(*r)]
 
     @precondition(lambda self: any(self.grantable(m) for m in self.services()))
     @rule(data=st.data())
@@ -355,7 +420,8 @@ class VMMachine(RuleBasedStateMachine):
     def safemap(self, data: st.DataObject, writable: bool) -> None:
         grant = self.pick(data, self.usable_grants())
         grantee = self.pick(data, self.services())
-        free = [r for r in self.unpinned(grantee) if r[0] not in grantee.buffers]
+        free = [r for r in self.unpinned(grantee) if r[0] not in grantee.buffers
+                and not grantee.protected(*r)]
         if grantee is grant.owner or not free:
             return
         start, npages = self.pick(data, free)
@@ -393,9 +459,12 @@ class VMMachine(RuleBasedStateMachine):
     def memory_matches_the_model(self) -> None:
         for model in self.procs:
             addrs = sorted(model.pages)
-            seen = model.remote.do(lambda p, addrs=addrs: [p.mem[a : a + P] for a in addrs])
+            hidden = {a for a, prot in model.prot.items() if prot == PROT_NONE}
+            seen = model.remote.do(lambda p, addrs=addrs, hidden=hidden: [
+                None if a in hidden else p.mem[a : a + P] for a in addrs])
             for addr, got in zip(addrs, seen, strict=True):
-                assert got == model.pages[addr], f"process {model.remote.pid} at {addr:#x}"
+                assert got is None or got == model.pages[addr], \
+                    f"process {model.remote.pid} at {addr:#x}"
 
     @invariant()
     def sane(self) -> None:

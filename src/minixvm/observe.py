@@ -79,8 +79,10 @@ def maps(system: System, pid: int) -> list[MapEntry]:
         raise MinixError(ESRCH, f"no process {pid}")
     entries = []
     for region in vmp.regions:
-        perms = "r" + ("w" if region.flags & VR_WRITABLE else "-") + \
-            ("s" if region.flags & VR_SHARED else "p")
+        perms = "".join((
+            "r" if region.accessible else "-",
+            "w" if region.flags & VR_WRITABLE else "-",
+            "s" if region.flags & VR_SHARED else "p"))
         blocks = tuple(
             BlockInfo(region.vaddr + pr.offset, pr.ph.phys, pr.ph.length, pr.ph.refcount,
                       SHARING.get(pr.ph.share_flag, "?"))

@@ -30,6 +30,18 @@ int minix_munmap(void *addr, size_t len)
 	return _syscall(VM_PROC_NR, VM_MUNMAP, &m);
 }
 
+/* Protection of [addr, addr+len): 0, or -1 with errno (EINVAL, ENOMEM). */
+int mprotect(void *addr, size_t len, int prot)
+{
+	message m;
+
+	memset(&m, 0, sizeof(m));
+	m.VMPR_ADDR = addr;
+	m.VMPR_LEN = (int)len;
+	m.VMPR_PROT = prot;
+	return _syscall(VM_PROC_NR, VM_MPROTECT, &m) < 0 ? -1 : 0;
+}
+
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 	__attribute__((alias("minix_mmap")));
 int munmap(void *addr, size_t len) __attribute__((alias("minix_munmap")));

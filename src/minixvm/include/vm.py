@@ -3,7 +3,7 @@
 
 Every request's reply is the request message itself with the result in
 m_type, so one layout serves both. The slots are MINIX 3.2's; VM_PROCCTL
-(3.3) has 3.3's.
+(3.3) has 3.3's; VM_MPROTECT (minixvm's own) is laid out as VM_MUNMAP.
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ VM_GETREF = VM_RQ_BASE + 36
 VM_RS_SET_PRIV = VM_RQ_BASE + 37
 VM_INFO = VM_RQ_BASE + 40
 VM_PROCCTL = VM_RQ_BASE + 45
+# minixvm's own (MINIX 3.2 has no mprotect; 3.3's answers ENOSYS): the first
+# number after MINIX 3.3's last (VM_VFS_MMAP 46, VM_GETRUSAGE 47).
+VM_MPROTECT = VM_RQ_BASE + 48
 
 # VM_INFO 'what'.
 VMIW_STATS = 1
@@ -150,6 +153,13 @@ class VmMmap(Message):
 class VmMunmap(Message):
     addr = m1_p1  # VMUM_ADDR
     len = m1_i1  # VMUM_LEN
+
+
+@layout(VM_MPROTECT)
+class VmMprotect(Message):
+    addr = m1_p1  # VMPR_ADDR
+    len = m1_i1  # VMPR_LEN
+    prot = m1_i2  # VMPR_PROT
 
 
 @layout(VM_MAP_PHYS)

@@ -75,6 +75,7 @@ from minixvm.include.vm import (
     PROT_READ,
     PROT_WRITE,
     VM_MMAP,
+    VM_MPROTECT,
     VM_MUNMAP,
 )
 from minixvm.kernel.trap import Entry, TrapPort
@@ -241,6 +242,10 @@ class Process:
 
     def munmap(self, addr: int, length: int) -> None:
         self._call(VM_PROC_NR, VM_MUNMAP, addr=addr, len=length)
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        """Give the pages of [addr, addr+length) protection ``prot`` (PROT_*)."""
+        self._call(VM_PROC_NR, VM_MPROTECT, addr=addr, len=length, prot=prot)
 
     def brk(self, addr: int) -> None:
         """Set the end of the heap."""

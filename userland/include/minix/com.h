@@ -27,4 +27,10 @@
 #define VMUM_ADDR	m1_p1
 #define VMUM_LEN	m1_i1
 
+/* minixvm's own (MINIX 3.2 has no mprotect): laid out as VM_MUNMAP. */
+#define VM_MPROTECT	(VM_RQ_BASE + 48)
+#define VMPR_ADDR	m1_p1
+#define VMPR_LEN	m1_i1
+#define VMPR_PROT	m1_i2
+
 #endif /* _MINIX_COM_H */

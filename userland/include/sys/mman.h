@@ -27,5 +27,6 @@ void *minix_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offs
 int minix_munmap(void *addr, size_t len);
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset);
 int munmap(void *addr, size_t len);
+int mprotect(void *addr, size_t len, int prot);
 
 #endif /* _SYS_MMAN_H */

@@ -141,7 +141,7 @@ def map_smap(vm: VM, grantee: VMProc, addr: int, grantor: VMProc, gaddr: int, le
     if r != OK:
         return r
     for rd, doff, rs, soff, n in chunks(grantee, addr, grantor, gaddr, length):
-        if not exchangeable(rd):
+        if not exchangeable(rd) or not rd.accessible:
             return -EFAULT
         split_phys_at(vm, rs, soff)
         split_phys_at(vm, rs, soff + n)

@@ -15,8 +15,6 @@ from minixvm.include.com import SELF
 from minixvm.include.vm import (
     MAP_SHARED,
     MAX_VRI_COUNT,
-    PROT_READ,
-    PROT_WRITE,
     VMIW_REGION,
     VMIW_STATS,
     VMIW_USAGE,
@@ -26,8 +24,9 @@ from minixvm.include.vm import (
     VMUsageInfo,
 )
 from minixvm.machine.ram import PAGE_SIZE
+from minixvm.servers.vm.mprotect import region_prot
 from minixvm.servers.vm.pb import PBSH_SMAP
-from minixvm.servers.vm.region import VR_SHARED, VR_WRITABLE, map_copy_into
+from minixvm.servers.vm.region import VR_SHARED, map_copy_into
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -95,7 +94,7 @@ def region_info(vmp: VMProc, start: int, count: int) -> list[VMRegionInfo]:
     for region in vmp.regions:
         if region.vaddr < start:
             continue
-        prot = PROT_READ | (PROT_WRITE if region.flags & VR_WRITABLE else 0)
+        prot = region_prot(region)
         flags = MAP_SHARED if region.flags & VR_SHARED else 0
         result.append(VMRegionInfo(region.vaddr, region.length, prot, flags,
                                    region.memtype.name))

@@ -35,6 +35,7 @@ from minixvm.servers.vm import (
     fork,
     info,
     mmap,
+    mprotect,
     pagefaults,
     sanity,
     yielded,
@@ -66,6 +67,7 @@ CALLS: dict[int, Handler] = {
     vmc.VM_MMAP: mmap.do_mmap,
     vmc.VM_MUNMAP: mmap.do_munmap,
     vmc.VM_MUNMAP_TEXT: mmap.do_munmap,
+    vmc.VM_MPROTECT: mprotect.do_mprotect,
     vmc.VM_MAP_PHYS: mmap.do_map_phys,
     vmc.VM_UNMAP_PHYS: mmap.do_unmap_phys,
     vmc.VM_REMAP: mmap.do_remap,
@@ -110,6 +112,7 @@ class VMStats:
     cache_misses: int = 0
     cache_forgotten: int = 0
     sanity_checks: int = 0
+    allocations: int = 0  # requests for physical memory (blocks, page tables, slab pages)
 
 
 class VM:
@@ -123,6 +126,9 @@ class VM:
         self.options = options or VMOptions()
         self.sanity_checks = self.options.sanity_checks
         self.stats = VMStats()
+        # Fault injection: asked with each allocation's number (from 1);
+        # True makes that allocation fail as if memory were full.
+        self.fail_alloc: Callable[[int], bool] | None = None
         self.procs: dict[int, VMProc] = {}
         self.own_pages: set[int] = set()
         self.pagedirs_table = 0
@@ -280,8 +286,15 @@ class VM:
 
     # -- physical memory --------------------------------------------------------------
 
+    def failing(self) -> bool:
+        """Count an allocation; should it fail (``fail_alloc``, fault injection)?"""
+        self.stats.allocations += 1
+        return self.fail_alloc is not None and self.fail_alloc(self.stats.allocations)
+
     def alloc_mem(self, nbytes: int, flags: int = 0) -> list[tuple[int, int]]:
         """Physical memory for ``nbytes``, as (address, size) pieces (raises NoMemory)."""
+        if self.failing():
+            raise NoMemory()
         pieces = self.alloc.alloc_mem_in_list(nbytes // PAGE_SIZE, flags)
         if pieces is None:
             raise NoMemory()
@@ -296,7 +309,7 @@ class VM:
 
     def alloc_own_page(self) -> int:
         """A cleared page for VM's own use: page tables (raises NoMemory)."""
-        page = self.alloc.alloc_mem(1)
+        page = None if self.failing() else self.alloc.alloc_mem(1)
         if page is None:
             raise NoMemory()
         phys = page * PAGE_SIZE

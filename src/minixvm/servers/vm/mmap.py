@@ -20,9 +20,6 @@ from minixvm.include.vm import (
     MAP_PRIVATE,
     MAP_THIRDPARTY,
     MAP_UNINITIALIZED,
-    PROT_EXEC,
-    PROT_READ,
-    PROT_WRITE,
     VmGetphys,
     VmGetref,
     VmMapPhys,
@@ -37,6 +34,7 @@ from minixvm.servers.vm.acl import THIRDPARTY_SLOTS
 from minixvm.servers.vm.memtype.anon import anon
 from minixvm.servers.vm.memtype.directphys import directphys
 from minixvm.servers.vm.memtype.shared import ShmSource, shared
+from minixvm.servers.vm.mprotect import PROT_ALL, prot_vrflags
 from minixvm.servers.vm.region import (
     VR_CONTIG,
     VR_LOWER1MB,
@@ -63,7 +61,7 @@ if TYPE_CHECKING:
 # The flags VM_MMAP knows (MAP_ALIGN64K is not modelled: asking for it is EINVAL).
 MMAP_FLAGS = (MAP_PRIVATE | MAP_ANON | MAP_PREALLOC | MAP_CONTIG | MAP_LOWER16M | MAP_LOWER1M
               | MAP_IPC_SHARED | MAP_FIXED | MAP_THIRDPARTY | MAP_UNINITIALIZED)
-MMAP_PROT = PROT_READ | PROT_WRITE | PROT_EXEC
+MMAP_PROT = PROT_ALL
 MMAP_VRFLAGS = ((MAP_IPC_SHARED, VR_SHARED), (MAP_LOWER16M, VR_LOWER16MB),
                 (MAP_LOWER1M, VR_LOWER1MB), (MAP_CONTIG, VR_CONTIG),
                 (MAP_UNINITIALIZED, VR_UNINITIALIZED))
@@ -127,7 +125,7 @@ def do_mmap(vm: VM, m: VmMmap) -> int:
         return -EPERM
     if flags & (MAP_CONTIG | MAP_PREALLOC) == MAP_CONTIG:
         return -EINVAL
-    vrflags = VR_WRITABLE if m.prot & PROT_WRITE else 0
+    vrflags = prot_vrflags(m.prot)
     for mflag, vflag in MMAP_VRFLAGS:
         if flags & mflag:
             vrflags |= vflag

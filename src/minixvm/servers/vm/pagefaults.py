@@ -2,8 +2,8 @@
 
 Both arrive as a notification from the kernel; VM then drains each queue
 with VMCTL_GET_PAGEFAULT / VMCTL_MEMREQ_GET. A fault with no region
-behind it, or a write to a read-only region, kills the process with
-SIGSEGV, as does a fault VM cannot satisfy.
+behind it, any access to a PROT_NONE region or a write to a read-only
+region kills the process with SIGSEGV, as does a fault VM cannot satisfy.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def handle_pagefault(vm: VM, ep: int, addr: int, write: bool) -> None:
     region = map_lookup(vmp, addr)
     if region is None:
         why = "no region"
+    elif not region.accessible:
+        why = "access to PROT_NONE region"
     elif write and not region.flags & VR_WRITABLE:
         why = "write to read-only region"
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from minixvm.servers.vm.pagetable import pt_writemap
+from minixvm.servers.vm.pagetable import pt_clearmap, pt_writemap
 from minixvm.servers.vm.slab import SlabObject, undo_on, use
 
 if TYPE_CHECKING:
@@ -167,9 +167,13 @@ def pb_split(vm: VM, pb: PhysBlock, at: int) -> PhysBlock:
 
 
 def map_ph_writept(vm: VM, pr: PhysRegion) -> None:
-    """Write the page-table entries for ``pr``, writable as its memory type says."""
+    """Write the page-table entries for ``pr``, writable as its memory type
+    says; not present at all in a PROT_NONE region."""
     region = pr.parent
     vmp = region.parent
-    pt_writemap(vm, vmp.pt, region.vaddr + pr.offset, pr.ph.phys, pr.ph.length,
-                region.memtype.writable(pr))
+    if region.accessible:
+        pt_writemap(vm, vmp.pt, region.vaddr + pr.offset, pr.ph.phys, pr.ph.length,
+                    region.memtype.writable(pr))
+    else:
+        pt_clearmap(vm, vmp.pt, region.vaddr + pr.offset, pr.ph.length)
     vm.tlb_dirty(vmp)

@@ -44,6 +44,9 @@ VR_LOWER1MB = 0x010
 VR_CONTIG = 0x020
 VR_SHARED = 0x040
 VR_UNINITIALIZED = 0x080
+# minixvm's own: PROT_NONE, no access at all (nothing mapped present). A
+# region without it is readable (i386 pages cannot be write- or exec-only).
+VR_NOACCESS = 0x200
 
 
 class Region(SlabObject):
@@ -69,6 +72,11 @@ class Region(SlabObject):
     @property
     def end(self) -> int:
         return self.vaddr + self.length
+
+    @property
+    def accessible(self) -> bool:
+        """May its pages be mapped present at all (not PROT_NONE)?"""
+        return not self.flags & VR_NOACCESS
 
     def __repr__(self) -> str:
         return f"<Region {self.memtype.name} {self.vaddr:#x}-{self.end:#x} flags={self.flags:#x}>"
@@ -204,6 +212,11 @@ def map_pf(vm: VM, region: Region, offset: int, write: bool) -> int:
     return region.memtype.pagefault(vm, region, offset - offset % PAGE_SIZE, write)
 
 
+def access_ok(region: Region, write: bool) -> bool:
+    """Does the region's protection allow a read, or a write if ``write``?"""
+    return region.accessible and (not write or bool(region.flags & VR_WRITABLE))
+
+
 def page_ok(region: Region, offset: int, write: bool) -> bool:
     """Is the page at ``offset`` present, and writable if ``write``?"""
     pr = phys_at(region, offset)
@@ -213,7 +226,7 @@ def page_ok(region: Region, offset: int, write: bool) -> bool:
 def map_handle_memory(vm: VM, vmp: VMProc, addr: int, length: int, write: bool) -> int:
     """Make every page of [addr, addr+length) present (and writable if
     ``write``), faulting in and breaking copy-on-write as needed. EFAULT if
-    any of it is outside a region or not writable; OK if nothing had to be
+    any of it is outside a region, PROT_NONE or not writable; OK if nothing had to be
     done (MINIX 2010 said EFAULT then). Raises NoMemory, what was faulted in
     by then staying in."""
     if length <= 0:
@@ -222,7 +235,7 @@ def map_handle_memory(vm: VM, vmp: VMProc, addr: int, length: int, write: bool) 
     page = addr - addr % PAGE_SIZE
     while page < end:
         region = map_lookup(vmp, page)
-        if region is None or (write and not region.flags & VR_WRITABLE):
+        if region is None or not access_ok(region, write):
             return -EFAULT
         stop = min(end, region.end)
         while page < stop:

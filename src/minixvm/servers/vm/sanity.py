@@ -10,7 +10,9 @@ first one that is broken:
 3. every block's refcount == its sharer count == the times it is seen
    walking all regions;
 4. every page-table entry points at its block, writable exactly when the
-   memory type says so, and nothing else is mapped;
+   memory type says so, and nothing else is mapped; the entries agree with
+   the region's protection (no W bit in a read-only region, nothing
+   present in a PROT_NONE one);
 5. regions are page-aligned, non-overlapping and in tree order, each with
    an id of its own that the counter has issued;
 6. the yielded-block order agrees with the per-process trees;
@@ -27,6 +29,7 @@ from minixvm.include.arch import KERNEL_END, PAGEDIRS_PDE, USER_BASE, VM_DATATOP
 from minixvm.machine.mmu import I386_VM_ADDR_MASK, PTE_P, PTE_U, PTE_W
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.pb import PhysBlock, PhysRegion
+from minixvm.servers.vm.region import VR_NOACCESS, VR_WRITABLE
 
 if TYPE_CHECKING:
     from minixvm.servers.vm.main import VM
@@ -96,6 +99,8 @@ def check_proc(vm: VM, vmp: VMProc, seen: dict[int, int], blocks: dict[int, Phys
             fail(f"{vmp!r}: bad {region!r}")
         if region.vaddr < USER_BASE or region.end > VM_DATATOP:
             fail(f"{vmp!r}: {region!r} outside user space")
+        if region.flags & VR_NOACCESS and region.flags & VR_WRITABLE:
+            fail(f"{vmp!r}: {region!r} is both PROT_NONE and writable")
         region.phys.check()
         last_end = 0
         for offset, pr in region.phys.items():
@@ -110,10 +115,13 @@ def check_proc(vm: VM, vmp: VMProc, seen: dict[int, int], blocks: dict[int, Phys
             key = id(pb)
             blocks[key] = pb
             seen[key] = seen.get(key, 0) + 1
-            check_ptes(vm, vmp, region.vaddr + offset, pr)
+            if region.accessible:
+                check_ptes(vm, vmp, region.vaddr + offset, pr)
+                mapped += pb.length // PAGE_SIZE
+            else:
+                check_not_present(vm, vmp, region.vaddr + offset, pr)
             if (problem := region.memtype.sanity_problem(vm, pr)) is not None:
                 fail(problem)
-            mapped += pb.length // PAGE_SIZE
     present = count_user_ptes(vm, vmp)
     if present != mapped:
         fail(f"{vmp!r}: {present} pages mapped in its page table, {mapped} in its regions")
@@ -132,18 +140,34 @@ def check_region_ids(vm: VM) -> None:
             ids[region.id] = region
 
 
+def pte(vm: VM, vmp: VMProc, vaddr: int) -> int:
+    """The page-table entry for ``vaddr`` (0 where there is no page table)."""
+    table = vmp.pt.tables.get(vaddr >> 22)
+    return vm.ram.words[(table >> 2) + ((vaddr >> 12) & 0x3FF)] if table is not None else 0
+
+
 def check_ptes(vm: VM, vmp: VMProc, vaddr: int, pr: PhysRegion) -> None:
-    """The entries for ``pr`` point at its block, writable as the type says."""
+    """The entries for ``pr`` point at its block, writable as the type says
+    and never in a read-only region."""
     writable = pr.parent.memtype.writable(pr)
+    read_only = not pr.parent.flags & VR_WRITABLE
     want = PTE_P | PTE_U | (PTE_W if writable else 0)
-    words = vm.ram.words
     for i in range(pr.ph.length // PAGE_SIZE):
         v = vaddr + i * PAGE_SIZE
-        table = vmp.pt.tables.get(v >> 22)
-        entry = words[(table >> 2) + ((v >> 12) & 0x3FF)] if table is not None else 0
+        entry = pte(vm, vmp, v)
+        if read_only and entry & PTE_W:
+            fail(f"{vmp!r}: PTE for {v:#x} is writable in read-only {pr.parent!r}")
         if entry & PTE_CHECK_MASK != (pr.ph.phys + i * PAGE_SIZE) | want:
             fail(f"{vmp!r}: PTE for {v:#x} is {entry:#x}, expected "
                  f"{(pr.ph.phys + i * PAGE_SIZE) | want:#x} for {pr!r}")
+
+
+def check_not_present(vm: VM, vmp: VMProc, vaddr: int, pr: PhysRegion) -> None:
+    """A PROT_NONE region's block is mapped nowhere in the page table."""
+    for i in range(pr.ph.length // PAGE_SIZE):
+        v = vaddr + i * PAGE_SIZE
+        if pte(vm, vmp, v) & PTE_P:
+            fail(f"{vmp!r}: PTE for {v:#x} is present in PROT_NONE {pr.parent!r}")
 
 
 def count_user_ptes(vm: VM, vmp: VMProc) -> int:
