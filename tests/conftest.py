@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from campaign import summary
 from remote import Remote
 
 from minixvm import System
@@ -19,3 +20,9 @@ def system() -> Iterator[System]:
         Remote.exit_all(s)
         s.run_until_idle()
         s.vm_sanity_check()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault campaign's counts (cases, allocations failed, kills, images)."""
+    for line in summary():
+        terminalreporter.write_line(line)

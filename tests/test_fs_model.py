@@ -7,17 +7,14 @@ model, and at the end walks the whole tree, unmounts, and has
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fsutil import errno_or_0
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from mfsimage import fsck
 from remote import Remote
 
 from minixvm import System
@@ -166,7 +163,8 @@ class FileTree(RuleBasedStateMachine):
             self.system.vm_sanity_check()
         finally:
             self.system.close()
-        fsck(self.image)
+        rc, out = fsck(self.image)
+        assert rc == 0, out
 
     def check_tree(self) -> None:
         """Every directory lists what the model holds; every file reads back."""
@@ -193,20 +191,6 @@ class FileTree(RuleBasedStateMachine):
         assert dirs == self.dirs
         assert files == {path: bytes(node.data) for path, node in self.files.items()}
         assert errno_or_0(lambda: self.do(lambda p: p.stat("/t/none"))) == ENOENT
-
-
-def fsck(image: bytearray) -> None:
-    """``fsck.minix -f`` passes on ``image`` (util-linux is essential on
-    Debian, so only a machine without it skips this final check)."""
-    tool = shutil.which("fsck.minix")
-    if tool is None:
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "disk.img"
-        path.write_bytes(image)
-        result = subprocess.run([tool, "-f", str(path)], capture_output=True, text=True,
-                                check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 FileTree.TestCase.settings = settings(

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from campaign import count
+from leaks import live_slots, unleaked_frames
 from remote import ProcessDied, Remote
 
 from minixvm import System
@@ -43,8 +45,6 @@ from minixvm.include.vfsif import VFS_BASE
 from minixvm.include.vm import VM_INFO, VM_RQ_BASE, VMIW_STATS, VMStatsInfo
 from minixvm.lib.c import Process
 from minixvm.lib.ds import ds_publish_u32, ds_retrieve_u32
-from minixvm.machine.ram import PAGE_SIZE
-from minixvm.observe import maps, ps
 
 MESSAGES = 100_000
 BATCH = 500
@@ -152,24 +152,6 @@ def file_round_trip(p: Process) -> bytes:
     return data
 
 
-def unleaked_frames(system: System) -> int:
-    """Free frames, and those that grow but are not leaked: page tables (one,
-    once made, stays as long as its process, as in MINIX, so a server that
-    maps something at a new address keeps one more) and the pages of MFS's
-    buffer cache (it fills up to its size as blocks are read)."""
-    assert system.vm is not None and system.mfs is not None
-    tables = sum(len(vmp.pt.tables) for vmp in system.vm.procs.values())
-    cache = system.mfs.cache
-    mfs = next(p.pid for p in ps(system) if p.name == "mfs")
-    buffers = sum(b.length for entry in maps(system, mfs) for b in entry.blocks
-                  if cache.area <= b.vaddr < cache.area + cache.size) // PAGE_SIZE
-    return system.statistics().frames_free + tables + buffers
-
-
-def live_slots(system: System) -> int:
-    return sum(1 for p in system.kernel.procs.live() if p.nr >= 0)
-
-
 def test_random_messages_to_every_server_all_get_answers(fuzz_system: System) -> None:
     system = fuzz_system
     normal_requests(system)  # servers allocate their buffers once: the baseline comes after
@@ -194,6 +176,7 @@ def test_random_messages_to_every_server_all_get_answers(fuzz_system: System) ->
         if not sender.exited:
             sender.exit()
     system.run_until_idle()
+    count("message fuzz", messages=sent, senders_replaced=replaced)
     print(f"fuzz (seed {SEED}): {sent} messages, {replaced} senders replaced, "
           f"results {dict(results.most_common(8))}")
 

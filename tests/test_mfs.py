@@ -14,7 +14,17 @@ from typing import Any
 
 import pytest
 from fsutil import errno_of, run
-from mfsimage import fsck, linux_image, lookup, read_inode, superblock, write_inode
+from mfsimage import (
+    fsck,
+    linux_image,
+    list_raw,
+    lookup,
+    pattern,
+    read_file,
+    read_inode,
+    superblock,
+    write_inode,
+)
 
 from minixvm import MinixError, System
 from minixvm.commands.mkfs import make_image
@@ -42,11 +52,6 @@ KIB = 1024
 FLAGS = SUPER_OFFSET + 14  # s_flags
 
 
-def pattern(n: int, seed: int = 0) -> bytes:
-    """``n`` bytes that differ from block to block."""
-    return bytes((i * 7 + i // 1024 + seed) & 0xFF for i in range(n))
-
-
 @pytest.fixture
 def image() -> bytearray:
     return linux_image(4 << 20)
@@ -64,16 +69,6 @@ def write_file(p: Process, path: str, data: bytes, mode: int = 0o644) -> None:
     while done < len(data):
         done += p.write(data[done : done + 64 * KIB], fd)
     p.close(fd)
-
-
-def read_file(p: Process, path: str, limit: int = 1 << 30) -> bytes:
-    """The contents of ``path`` (at most about ``limit`` bytes)."""
-    fd = p.open(path)
-    out = b""
-    while len(out) < limit and (chunk := p.read(fd, 64 * KIB)):
-        out += chunk
-    p.close(fd)
-    return out
 
 
 def synced(system: System, image: bytearray) -> None:
@@ -518,18 +513,6 @@ def test_a_directory_loop_on_disk_is_eio_not_a_hang() -> None:
     image[slot : slot + 4] = b.to_bytes(4, "little")
     with System.boot(ram="32M", disk=image) as s:
         assert run(s, lambda p: errno_of(lambda: p.rename("/c", "/a/b/c"))) == EIO
-
-
-def list_raw(p: Process, path: str) -> list[bytes]:
-    """The names in directory ``path`` as bytes (damaged ones need not be UTF-8)."""
-    fd = p.open(path)
-    names: list[bytes] = []
-    try:
-        while records := p.getdents(fd):
-            names += [name for _, _, name in records]
-    finally:
-        p.close(fd)
-    return names
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -74,12 +74,12 @@ def test_a_ramdisk_of_a_size_starts_empty(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_the_ramdisk_memory_is_the_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The disk's pages are simulated RAM the memory driver maps on first use."""
+    """The disk's pages are simulated RAM the memory driver allocates on first use."""
     size = 256 * PAGE_SIZE
     with boot_ramdisk(monkeypatch, size) as s:
+        before = s.statistics().frames_free
         c = Client(s, MEM_PROC_NR)
         assert c.size() == size
-        before = s.statistics().frames_free
         for pos in range(0, size, 64 * PAGE_SIZE):
             assert c.write(pos, pattern(64 * PAGE_SIZE, pos)) == 64 * PAGE_SIZE
         assert before - s.statistics().frames_free >= size // PAGE_SIZE

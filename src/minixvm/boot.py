@@ -190,6 +190,7 @@ class System:
         self.mfs_options = mfs or MfsOptions()
         self.vfs: VFS | None = None
         self.mfs: MFS | None = None
+        self.disk_driver: Disk | None = None
         self._requests: deque[SpawnRequest] = deque()
         self._pending: list[Spawned] = []
         self._errors: dict[int, BaseException] = {}
@@ -219,6 +220,10 @@ class System:
             self.vfs = VFS(sys, VfsOptions(root_label="disk", exec_copies=self.exec_copies))
             return self.vfs
 
+        def disk(sys: SysLib) -> Disk:
+            self.disk_driver = Disk(sys, self.disk)
+            return self.disk_driver
+
         def mfs(sys: SysLib) -> MFS:
             self.mfs = MFS(sys, self.mfs_options)
             return self.mfs
@@ -229,8 +234,7 @@ class System:
             BootProc(TTY_PROC_NR, "tty", server(lambda s: TTY(s, self.console.write)),
                      SERVER_Q, DRIVER_CALLS),
             BootProc(DS_PROC_NR, "ds", server(DS), SERVER_Q, DS_CALLS),
-            BootProc(DISK_PROC_NR, "disk", server(lambda s: Disk(s, self.disk)), SERVER_Q,
-                     DRIVER_CALLS),
+            BootProc(DISK_PROC_NR, "disk", server(disk), SERVER_Q, DRIVER_CALLS),
             BootProc(MFS_PROC_NR, "mfs", server(mfs), SERVER_Q, FS_CALLS),
             BootProc(VFS_PROC_NR, "vfs", server(vfs), SERVER_Q, VFS_CALLS),
             BootProc(VM_PROC_NR, "vm", server(vm), SERVER_Q, VM_CALLS),
@@ -311,8 +315,12 @@ class System:
         return handle
 
     def wait(self, handle: Spawned) -> int:
-        """Run until ``handle``'s program has exited; its return code."""
-        self.kernel.sched.run(lambda: handle.done)
+        """Run until ``handle``'s program has exited; its return code. A
+        program init could not start raises MinixError (fork's error)."""
+        self.kernel.sched.run(lambda: handle.done or bool(handle.request.error))
+        if not handle.done:
+            self._pending.remove(handle)
+            raise MinixError(handle.request.error, f"cannot start {handle.name}: fork failed")
         if handle.error is not None:
             raise handle.error
         assert handle.returncode is not None

@@ -35,6 +35,7 @@ from minixvm.kernel.trace import Trace
 from minixvm.kernel.trap import Entry
 from minixvm.kernel.usermode import user_mode
 from minixvm.kernel.vmctl import VMCtl
+from minixvm.kernel.watchdog import Watchdog
 from minixvm.machine.cpu import CPU
 from minixvm.machine.mmu import MMU, PTE_G, PTE_P, PTE_PS, PTE_U, PTE_W
 from minixvm.machine.ram import PAGE_SIZE, RAM
@@ -81,6 +82,7 @@ class Kernel:
         self.memory = KernelMemory(self)
         self.vmctl = VMCtl(self)
         self.calls = KernelCalls(self)
+        self.watchdog = Watchdog(self)
         self.safemaps = SafeMaps(self)
         self.cow_safecopy = True
         self.panicked: str | None = None

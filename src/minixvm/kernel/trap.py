@@ -54,32 +54,32 @@ class TrapPort:
         """Blocking send of a 36-byte message."""
         if len(msg) != MESSAGE_SIZE:
             return -EINVAL
-        return self._k.ipc.send(self._caller(), dst, bytes(msg))
+        return self._k.ipc.send(self._ipc_caller(), dst, bytes(msg))
 
     def sendnb(self, dst: int, msg: bytes | bytearray) -> int:
         """Send only if ``dst`` is waiting for it (ENOTREADY otherwise)."""
         if len(msg) != MESSAGE_SIZE:
             return -EINVAL
-        return self._k.ipc.send(self._caller(), dst, bytes(msg), nonblock=True)
+        return self._k.ipc.send(self._ipc_caller(), dst, bytes(msg), nonblock=True)
 
     def receive(self, src: int) -> tuple[int, bytes | None]:
         """Blocking receive from ``src`` (or ANY): the result and the message."""
-        return self._k.ipc.receive(self._caller(), src)
+        return self._k.ipc.receive(self._ipc_caller(), src)
 
     def sendrec(self, dst: int, msg: bytes | bytearray) -> tuple[int, bytes | None]:
         """Send and wait for the reply from the same process."""
         if len(msg) != MESSAGE_SIZE:
             return -EINVAL, None
-        return self._k.ipc.sendrec(self._caller(), dst, bytes(msg))
+        return self._k.ipc.sendrec(self._ipc_caller(), dst, bytes(msg))
 
     def notify(self, dst: int) -> int:
         """Post a notification; never blocks."""
-        return self._k.ipc.notify(self._caller(), dst)
+        return self._k.ipc.notify(self._ipc_caller(), dst)
 
     def senda(self, table: int, count: int) -> int:
         """Hand the kernel the ``count`` asynchronous messages (asynmsg_t) at
         ``table`` in this process's memory; never blocks."""
-        return self._k.ipc.senda(self._caller(), table, count)
+        return self._k.ipc.senda(self._ipc_caller(), table, count)
 
     # -- IPC, message in the process's memory (int $0x21) -----------------------------
 
@@ -87,7 +87,7 @@ class TrapPort:
         """The IPC trap with the message at ``msg_addr`` in this process's
         memory: SEND, RECEIVE, SENDREC, NOTIFY or SENDNB; SENDA with the
         table at ``msg_addr`` and its count in ``endpoint`` (MINIX do_ipc)."""
-        return self._k.ipc.trap(self._caller(), call, endpoint, msg_addr)
+        return self._k.ipc.trap(self._ipc_caller(), call, endpoint, msg_addr)
 
     # -- kernel calls -------------------------------------------------------------------
 
@@ -96,7 +96,9 @@ class TrapPort:
         and writes its reply fields (and the result, in m_type) back into it."""
         if len(msg) != MESSAGE_SIZE:
             return -EINVAL
-        return self._k.calls.call(self._caller(), msg)
+        p = self._caller()
+        self._k.watchdog.kernel_call(p)
+        return self._k.calls.call(p, msg)
 
     # -- memory -------------------------------------------------------------------------
 
@@ -119,6 +121,12 @@ class TrapPort:
         context = self._caller().context
         assert context is not None
         context.fork_entry = entry
+
+    def _ipc_caller(self) -> Proc:
+        """The caller of an IPC trap, which is progress (``kernel/watchdog.py``)."""
+        p = self._caller()
+        self._k.watchdog.progress(p)
+        return p
 
     def _caller(self) -> Proc:
         """This port's process, which must be the one running (a port used

@@ -49,6 +49,7 @@ class VMCtl:
         if p.nr == VM_PROC_NR:
             self.k.panic("page fault in VM at %#x", fault.vaddr)
         self.faults += 1
+        self.k.watchdog.fault(p, fault.vaddr, fault.errcode)
         self.k.trace.fault(p, fault.vaddr, fault.errcode)
         p.pagefault = (fault.vaddr, fault.errcode)
         self.pagefaults.append(p)

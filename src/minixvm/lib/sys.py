@@ -106,11 +106,10 @@ class SysLib:
         ``dst`` receives (MINIX asynsend). OK, or an error: no memory for the
         table, or EAGAIN if it is full of messages not yet delivered."""
         if not self._asyn:
-            reply = self.vm_call(VM_MMAP, addr=0, len=_ASYN_BYTES, prot=PROT_READ | PROT_WRITE,
-                                 flags=MAP_PRIVATE | MAP_ANON | MAP_PREALLOC, fd=-1, offset=0)
-            if reply.m_type != OK:
-                return int(reply.m_type)
-            self._asyn = int(reply.retaddr)
+            table = self.minix_mmap(_ASYN_BYTES)
+            if table < 0:
+                return table
+            self._asyn = table
         entries = self._asyn_entries(self._asyn_first, self._asyn_next)
         self._asyn_first += next((i for i, e in enumerate(entries) if _waiting(e[0])),
                                  len(entries))
@@ -313,9 +312,12 @@ class SysLib:
         """Store into this process's memory (may page-fault)."""
         self.port.store(addr, data)
 
-    def minix_mmap(self, length: int, flags: int = 0) -> int:
-        """Anonymous read-write memory for this process (``flags`` more, such
-        as MAP_PREALLOC): its address, or a negative errno (MINIX minix_mmap)."""
+    def minix_mmap(self, length: int, flags: int = MAP_PREALLOC) -> int:
+        """Anonymous read-write memory for this process: its address, or a
+        negative errno (MINIX minix_mmap). Allocated now unless ``flags``
+        says otherwise (0: demand-zero), so that a server or library using
+        its buffer never faults on full memory: running out is this call's
+        ENOMEM, an error the caller can answer with."""
         reply = self.vm_call(VM_MMAP, addr=0, len=length, prot=PROT_READ | PROT_WRITE,
                              flags=MAP_PRIVATE | MAP_ANON | flags, fd=-1, offset=0)
         return reply.retaddr if reply.m_type == OK else reply.m_type

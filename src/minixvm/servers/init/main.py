@@ -57,6 +57,7 @@ class SpawnRequest:
     service: bool
     calls: frozenset[int]
     pid: int = 0
+    error: int = 0  # set by init: the fork that was to start it failed (-errno)
 
 
 class Init:
@@ -95,6 +96,7 @@ class Init:
         reply = self.sys.taskcall(PM_PROC_NR, PM_FORK)
         if reply.m_type < 0:
             self.sys.printf("init: cannot start %s: fork failed (%d)\n", req.name, reply.m_type)
+            req.error = reply.m_type
             return
         req.pid = reply.m_type
         if req.service:

@@ -21,7 +21,7 @@ from minixvm.errors import EINVAL, ENXIO, OK
 from minixvm.include.com import SELF
 from minixvm.include.dev import DEV_READ, DEV_WRITE, MEMORY_DEV, NULL_DEV, ZERO_DEV, DevIo
 from minixvm.include.ipc import Message
-from minixvm.include.vm import MAP_PREALLOC, VM_MAP_PHYS, VM_UNMAP_PHYS
+from minixvm.include.vm import VM_MAP_PHYS, VM_UNMAP_PHYS
 from minixvm.lib.blockdriver import BlockDriver, Iovec, is_bdev_request
 from minixvm.lib.sys import SysLib
 
@@ -42,7 +42,7 @@ class MemoryDriver:
 
     def main(self) -> None:
         # /dev/zero's source, allocated now: the driver's memory stays put.
-        self.zeros = self.sys.minix_mmap(ZERO_BUF, MAP_PREALLOC)
+        self.zeros = self.sys.minix_mmap(ZERO_BUF)
         if self.zeros < 0:
             self.sys.panic("no memory for /dev/zero: %d", self.zeros)
         block = BlockDriver(self.sys, self)

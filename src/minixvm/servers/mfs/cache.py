@@ -82,7 +82,7 @@ class Cache:
         self.use_vm = use_vm
         # Demand-zero: each buffer is a page of its own, which VM can take
         # when MFS yields the block in it.
-        self.area = sys.minix_mmap(nbufs * BUF_SIZE)
+        self.area = sys.minix_mmap(nbufs * BUF_SIZE, flags=0)
         if self.area < 0:
             raise RequestError(-self.area)
         self.size = nbufs * BUF_SIZE

@@ -31,6 +31,10 @@ class TTY:
         self.decoders: dict[int, codecs.IncrementalDecoder] = {}
 
     def main(self) -> None:
+        # Its buffer, allocated now: the console works on a full memory.
+        self.buf = self.sys.minix_mmap(BUF_SIZE)
+        if self.buf < 0:
+            self.sys.panic("no memory for the console buffer: %d", self.buf)
         while True:
             r, m = self.sys.receive()
             # Kernel tasks send only notifications, and those take no reply.
@@ -45,11 +49,6 @@ class TTY:
             return -ENXIO
         if m.count < 0:
             return -EINVAL
-        if not self.buf:
-            buf = self.sys.minix_mmap(BUF_SIZE)
-            if buf < 0:
-                return buf
-            self.buf = buf
         done = 0
         while done < m.count:
             n = min(BUF_SIZE, m.count - done)
