@@ -515,6 +515,25 @@ def test_a_directory_loop_on_disk_is_eio_not_a_hang() -> None:
         assert run(s, lambda p: errno_of(lambda: p.rename("/c", "/a/b/c"))) == EIO
 
 
+def test_a_negative_file_size_on_disk_is_eio() -> None:
+    """An inode whose size field is negative (the image fuzz found MFS
+    indexing its zones with a negative block number) is corrupt."""
+    image = linux_image(1 << 20)
+    with System.boot(ram="32M", disk=image) as s:
+        run(s, lambda p: write_file(p, "/f", pattern(3000)))
+    num = lookup(image, "/f")
+    d = read_inode(image, num)
+    d.size = -5000
+    write_inode(image, num, d)
+
+    def use(p: Process) -> tuple[int, int]:
+        return errno_of(lambda: p.open("/f", O_RDWR)), errno_of(lambda: p.stat("/f"))
+
+    with System.boot(ram="32M", disk=image) as s:
+        assert run(s, use) == (EIO, EIO)
+        assert s.kernel.panicked is None
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_random_damage_gives_errors_not_crashes(seed: int) -> None:
     """Scribble over metadata blocks (inodes, directories, indirect blocks),

@@ -54,6 +54,7 @@ from minixvm.errors import (
     ENOSPC,
     ENOTDIR,
     ENOTEMPTY,
+    EPERM,
     EROFS,
     errname,
 )
@@ -76,9 +77,10 @@ SECONDS = 60.0  # and the time it may take
 
 # A file-system error is a clean answer: the damage was seen. EEXIST,
 # ENOTEMPTY and EMLINK are what a damaged directory or link count can
-# make a create, rmdir or rename honestly say.
+# make a create, rmdir or rename honestly say; EPERM an unlink of a file
+# whose mode was damaged into a directory's (MINIX's code for that).
 CLEAN = {EINVAL, EIO, ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EROFS, ENOSPC, EFBIG, EISDIR,
-         EACCES, EEXIST, ENOTEMPTY, EMLINK}
+         EACCES, EEXIST, ENOTEMPTY, EMLINK, EPERM}
 
 FILES: dict[str, Any] = {
     "/etc/motd": b"welcome\n",

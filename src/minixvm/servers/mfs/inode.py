@@ -68,8 +68,8 @@ def find_inode(fs: MFS, num: int) -> Inode:
 
 def get_inode(fs: MFS, num: int) -> Inode:
     """Inode ``num`` held once more, read from the disk if nobody holds it;
-    EIO if the number is out of range or the inode is not in use (a
-    directory entry naming it is corrupt)."""
+    EIO if the number is out of range, or the inode is not in use (a
+    directory entry naming it is corrupt) or has a negative size."""
     ip = fs.inodes.get(num)
     if ip is not None:
         ip.count += 1
@@ -77,7 +77,7 @@ def get_inode(fs: MFS, num: int) -> Inode:
     if not 0 < num <= fs.vol.sb.ninodes:
         raise RequestError(EIO)
     ip = Inode(num, rw_inode(fs, num))
-    if ip.d.mode == 0 or ip.d.nlinks == 0:
+    if ip.d.mode == 0 or ip.d.nlinks == 0 or ip.d.size < 0:
         raise RequestError(EIO)
     ip.count = 1
     fs.inodes[num] = ip
