@@ -113,7 +113,10 @@ def summary(system: System, handles: list) -> Table:
     table.add_row("  demand-zero", str(stats.vm.demand_zero))
     table.add_row("  copy-on-write breaks", str(stats.vm.cow_breaks))
     table.add_row("  SIGSEGV", str(stats.vm.sigsegv))
-    table.add_row("cache hits / misses", f"{stats.vm.cache_hits} / {stats.vm.cache_misses}")
+    table.add_row("VM block cache hits / misses",
+                  f"{stats.vm.cache_hits} / {stats.vm.cache_misses}")
+    table.add_row("MFS blocks: cache / VM / disk",
+                  f"{stats.mfs.cache_hits} / {stats.mfs.vm_hits} / {stats.mfs.disk_reads}")
     table.add_row("messages", str(stats.messages))
     table.add_row("kernel calls", str(stats.kernel_calls))
     table.add_row("frames used / free", f"{stats.frames_used} / {stats.frames_free}")
