@@ -71,7 +71,11 @@ def execer(p: Process) -> int:
 
 
 def workload(p: Process) -> int:
-    """Three children (files, memory, exec), waited for."""
+    """Three children (files, memory, exec), waited for; first, the files
+    of writers killed in earlier runs go (else the disk fills up run by run)."""
+    for name in p.listdir("/tmp"):
+        if name.startswith("w"):
+            p.unlink(f"/tmp/{name}")
     pids = [p.fork(body) for body in (writer, toucher, execer)]
     for pid in pids:
         p.waitpid(pid)
@@ -136,9 +140,10 @@ def one_run(system: System, rng: random.Random, length: int) -> bool:
 
 
 def fill_cache(p: Process) -> int:
-    """Read more blocks than MFS's cache holds, so that it is full."""
+    """Read twice as many blocks as MFS's cache holds, so that every buffer
+    has held one (its page is touched)."""
     fd = p.open("/bin/big")
-    for _ in range(CACHE_BLOCKS):
+    for _ in range(2 * CACHE_BLOCKS):
         p.read(fd, 1024)
     p.close(fd)
     return 0
