@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from benchmarks.timing import best
+from benchmarks.timing import best, record
 from minixvm import System
 from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
 from minixvm.lib.c import Process
@@ -21,7 +21,7 @@ from minixvm.machine.ram import PAGE_SIZE
 P = PAGE_SIZE
 PERF_PAGES = (1, 2, 5, 10, 20, 50)
 PERF_ROUNDS = 20
-SIZES = [4 << 10, 64 << 10, 1 << 20, 16 << 20]
+SIZES = [4 << 10, 64 << 10, 1 << 20, 4 << 20, 16 << 20]
 
 
 def safeperf() -> list[str]:
@@ -30,6 +30,11 @@ def safeperf() -> list[str]:
         for pages in PERF_PAGES:
             copy_us = perf_one(pages, cow, mapping=False)
             map_us = perf_one(pages, cow, mapping=True)
+            cow_text = "on" if cow else "off"
+            record(f"safeperf {pages} pages COW {cow_text} safecopy", copy_us, "us/page",
+                   higher_is_better=False)
+            record(f"safeperf {pages} pages COW {cow_text} safemap", map_us, "us/page",
+                   baseline=copy_us, higher_is_better=False)
             lines.append(f"safeperf {pages:>2} pages, COW {'on ' if cow else 'off'}: safecopy "
                          f"{copy_us:7.1f} us/page, safemap {map_us:7.1f} us/page "
                          f"(safemap/safecopy {map_us / copy_us:5.2f}x)")
@@ -89,6 +94,7 @@ def run_pair(pages: int, cow: bool, requestor: Callable[[Process, int, int, int]
 
 def bandwidth() -> list[str]:
     lines = []
+    cow_faster: list[tuple[int, bool]] = []
     for size in SIZES:
         pages = size // P
 
@@ -101,7 +107,21 @@ def bandwidth() -> list[str]:
         lines.append(f"safecopy {size >> 10:>6} KiB: copy {mb / sim[False]:8.0f} MiB/s, "
                      f"COW {mb / sim[True]:8.0f} MiB/s, host memoryview {mb / host:8.0f} MiB/s "
                      f"(host/copy {sim[False] / host:6.1f}x)")
-    return lines
+        record(f"safecopy {size >> 10} KiB copy", mb / sim[False], "MiB/s", mb / host)
+        record(f"safecopy {size >> 10} KiB COW", mb / sim[True], "MiB/s", mb / sim[False])
+        cow_faster.append((size, sim[True] < sim[False]))
+    return lines + [crossover(cow_faster)]
+
+
+def crossover(cow_faster: list[tuple[int, bool]]) -> str:
+    """The line naming the smallest size from which COW safecopy beats copying."""
+    sizes = [size for i, (size, _) in enumerate(cow_faster)
+             if all(faster for _, faster in cow_faster[i:])]
+    if not sizes:
+        record("safecopy COW crossover", 0, "KiB")
+        return f"safecopy COW crossover: COW slower than copy up to {SIZES[-1] >> 10} KiB"
+    record("safecopy COW crossover", sizes[0] >> 10, "KiB", higher_is_better=False)
+    return f"safecopy COW crossover: COW faster than copy from {sizes[0] >> 10} KiB up"
 
 
 def host_copy(size: int) -> Callable[[], None]:

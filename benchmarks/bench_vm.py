@@ -10,13 +10,14 @@ Every figure is a ratio of two costs measured in the same run:
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks.bench_foundation import best_rate, host_faults, simulated_faults
-from benchmarks.timing import best
+from benchmarks.timing import best, record
 from minixvm import System
 from minixvm.include.vm import MAP_ANON, MAP_FIXED, MAP_PRIVATE
 from minixvm.lib.c import Process
@@ -70,6 +71,7 @@ def region_stores() -> list[str]:
         for what, t, li in (("lookup", tree[0], listed[0]), ("mmap+munmap", tree[1], listed[1])):
             lines.append(f"region {what:<11} with {n:>7,} regions: tree {t:8.2f} us, "
                          f"list {li:10.2f} us per op (list/tree {li / t:8.1f}x)")
+            record(f"region {what} with {n} regions, tree", t, "us", li, higher_is_better=False)
     return lines
 
 
@@ -100,6 +102,8 @@ def vm_regions() -> list[str]:
     lines = []
     for n in (10, 1_000, 4_000):
         tree, listed = vm_costs(n, RegionTree), vm_costs(n, RegionList)
+        record(f"VM fault+munmap+mmap(FIXED) with {n} regions, tree", tree[0], "us", listed[0],
+               higher_is_better=False)
         lines.append(f"VM fault+munmap+mmap(FIXED) on a random one of {n:>5,} regions: tree "
                      f"{tree[0]:7.1f} us, list {listed[0]:7.1f} us (list/tree "
                      f"{listed[0] / tree[0]:5.2f}x)")
@@ -110,6 +114,7 @@ def vm_regions() -> list[str]:
 
 def demand_zero() -> list[str]:
     sim, host = best_rate(simulated_faults), best_rate(host_faults)
+    record("demand-zero faults", sim, "/s", host)
     return [f"demand-zero faults: {sim:,.0f}/s simulated vs {host:,.0f}/s host first touch "
             f"(host/simulated {host / sim:,.0f}x)"]
 
@@ -133,10 +138,35 @@ def fork_time(cow: bool, megabytes: int = 64) -> float:
     return result["s"]
 
 
+def host_fork_time(megabytes: int = 64) -> float:
+    """Seconds for the host's os.fork() of this process with ``megabytes`` more
+    touched (the parent's side: until fork returns)."""
+    if not hasattr(os, "fork"):
+        return float("nan")
+    touched = bytearray(megabytes << 20)
+    touched[:: 4096] = b"\1" * len(touched[:: 4096])
+
+    def once() -> None:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+    t = best(once, 5)
+    del touched
+    return t
+
+
 def fork() -> list[str]:
-    cow, eager = fork_time(True), fork_time(False)
+    cow, eager, host = fork_time(True), fork_time(False), host_fork_time()
+    record("fork with 64 MiB touched, copy-on-write", cow * 1e3, "ms", eager * 1e3,
+           higher_is_better=False)
+    record("fork with 64 MiB touched, against host os.fork()", cow * 1e3, "ms", host * 1e3,
+           higher_is_better=False)
     return [f"fork with 64 MiB touched: copy-on-write {cow * 1e3:8.1f} ms, "
-            f"eager copy {eager * 1e3:8.1f} ms (eager/COW {eager / cow:.2f}x)"]
+            f"eager copy {eager * 1e3:8.1f} ms (eager/COW {eager / cow:.2f}x)",
+            f"host os.fork() with 64 MiB touched: {host * 1e3:8.2f} ms (COW fork/host "
+            f"{cow / host:,.0f}x)"]
 
 
 def main() -> list[str]:

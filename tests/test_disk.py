@@ -37,7 +37,6 @@ from minixvm.include.bdev import (
     BdevOpen,
     BdevReply,
 )
-from minixvm.include.com import DISK_PROC_NR
 from minixvm.include.dev import DEV_READ
 from minixvm.include.grant import CPF_READ, CPF_WRITE
 from minixvm.include.ipc import Message
@@ -74,13 +73,13 @@ def device(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Device]:
         media = image
         contents = lambda: bytes(image)  # noqa: E731
     with System.boot(ram="32M", disk=media) as s:
-        yield Device(s, Client(s, DISK_PROC_NR), contents)
+        yield Device(s, Client(s, s.endpoint_of("disk")), contents)
         Remote.exit_all(s)
 
 
 def boot_disk(media: object) -> tuple[System, Client]:
     s = System.boot(ram="32M", disk=media)
-    return s, Client(s, DISK_PROC_NR)
+    return s, Client(s, s.endpoint_of("disk"))
 
 
 # -- the protocol (every block device) ------------------------------------------------

@@ -14,7 +14,7 @@ from remote import Remote
 
 from minixvm import System
 from minixvm.errors import EAGAIN, EEXIST, EINVAL, ENOENT, EPERM, ESRCH, OK
-from minixvm.include.com import DS_PROC_NR, INIT_PROC_NR
+from minixvm.include.com import DS_PROC_NR, RS_PROC_NR
 from minixvm.include.ds import (
     DSF_INITIAL,
     DSF_OVERWRITE,
@@ -204,7 +204,8 @@ def test_one_subscription_per_label(system: System, dstest: Remote) -> None:
 
 def test_a_full_subscription_table_is_eagain(system: System, dstest: Remote,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "NR_DS_SUBS", 1)
+    # VFS and MFS have one each: the root file server's label, the disk driver's.
+    monkeypatch.setattr(store, "NR_DS_SUBS", 3)
     other = Remote.start(system, "other", service=True)
     assert dstest.do(lambda p: ds_subscribe(p.sys, "x")) == OK
     assert other.do(lambda p: ds_subscribe(p.sys, "x")) == -EAGAIN
@@ -250,12 +251,12 @@ def test_dropping_a_label_notifies_the_subscribers_of_its_entries(
     assert watcher.do(lambda p: ds_check(p.sys)) == (OK, "other_u32", DSF_TYPE_U32,
                                                      other.endpoint)
     assert other.do(lambda p: ds_publish_u32(p.sys, "other_2", 2)) == OK
-    other.exit()  # init deletes its label: its entries go
+    other.exit()  # RS deletes its label: its entries go
     assert watcher.do(lambda p: ds_retrieve_u32(p.sys, "other_u32")) == (-ESRCH, 0)
     assert notified(system, watcher)
     assert watcher.do(lambda p: ds_check(p.sys)) == (-ENOENT, "", 0, 0)
     # A new "other" is announced (a label is an entry too).
     again = Remote.start(system, "other", service=True)
     assert notified(system, watcher)
-    assert watcher.do(lambda p: ds_check(p.sys)) == (OK, "other", DSF_TYPE_LABEL, INIT_PROC_NR)
+    assert watcher.do(lambda p: ds_check(p.sys)) == (OK, "other", DSF_TYPE_LABEL, RS_PROC_NR)
     assert again.do(lambda p: ds_retrieve_u32(p.sys, "other_2")) == (-ESRCH, 0)

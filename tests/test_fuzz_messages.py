@@ -24,22 +24,16 @@ from remote import ProcessDied, Remote
 from minixvm import System
 from minixvm.include.bdev import BDEV_RQ_BASE
 from minixvm.include.com import (
-    DISK_PROC_NR,
-    DS_PROC_NR,
     KERNEL_CALL,
-    MEM_PROC_NR,
-    MFS_PROC_NR,
     NOTIFY_MESSAGE,
-    PM_PROC_NR,
     SYSTEM,
-    TTY_PROC_NR,
     VFS_PROC_NR,
-    VM_PROC_NR,
 )
 from minixvm.include.dev import DEV_RQ_BASE
 from minixvm.include.ds import DS_RQ_BASE
 from minixvm.include.ipc import MESSAGE_SIZE, Message
 from minixvm.include.pm import PM_EXEC, PM_EXIT, PM_REBOOT
+from minixvm.include.rs import RS_RQ_BASE
 from minixvm.include.vfs import O_CREAT, O_RDWR, O_TRUNC, WRITE
 from minixvm.include.vfsif import VFS_BASE
 from minixvm.include.vm import VM_INFO, VM_RQ_BASE, VMIW_STATS, VMStatsInfo
@@ -51,16 +45,17 @@ BATCH = 500
 # A run is reproducible from its seed (printed); set MINIXVM_FUZZ_SEED to try others.
 SEED = int(os.environ.get("MINIXVM_FUZZ_SEED", "20261202"))
 
-# Each server's request range: (endpoint, first type, number of types).
+# Each server's request range: (label, first type, number of types).
 SERVERS = {
-    "pm": (PM_PROC_NR, 0, 0x60),
-    "vm": (VM_PROC_NR, VM_RQ_BASE, 0x50),
-    "ds": (DS_PROC_NR, DS_RQ_BASE, 0x10),
-    "tty": (TTY_PROC_NR, DEV_RQ_BASE, 0x20),
-    "memory": (MEM_PROC_NR, DEV_RQ_BASE, 0x20),
-    "vfs": (VFS_PROC_NR, 0, 0x60),
-    "disk": (DISK_PROC_NR, BDEV_RQ_BASE, 0x10),
-    "mfs": (MFS_PROC_NR, VFS_BASE, 0x30),
+    "pm": (0, 0x60),
+    "vm": (VM_RQ_BASE, 0x50),
+    "ds": (DS_RQ_BASE, 0x10),
+    "tty": (DEV_RQ_BASE, 0x20),
+    "memory": (DEV_RQ_BASE, 0x20),
+    "vfs": (0, 0x60),
+    "disk": (BDEV_RQ_BASE, 0x10),
+    "mfs": (VFS_BASE, 0x30),
+    "rs": (RS_RQ_BASE, 0x30),
 }
 # Values a careless or hostile program is likely to put in a field.
 WORDS = [0, 1, 2, 3, 4, 5, 8, 15, 16, 255, 0x1000, 0x1001, 0x7FFF, 0x8000, 0xFFFF, 0x10000,
@@ -72,11 +67,11 @@ ENDS_SENDER = {PM_EXIT, PM_EXEC}
 STOPS_SYSTEM = {PM_REBOOT}
 
 
-def random_message(rng: random.Random) -> tuple[int, bytes]:
-    """A destination and a random request: a type in or near a server's
-    range (or anywhere), a payload of likely and random words."""
+def random_message(rng: random.Random) -> tuple[str, bytes]:
+    """A destination (a label) and a random request: a type in or near a
+    server's range (or anywhere), a payload of likely and random words."""
     name = rng.choice(list(SERVERS))
-    endpoint, first, count = SERVERS[name]
+    first, count = SERVERS[name]
     roll = rng.random()
     if roll < 0.8:
         m_type = first + rng.randrange(count)
@@ -84,11 +79,11 @@ def random_message(rng: random.Random) -> tuple[int, bytes]:
         m_type = rng.choice([NOTIFY_MESSAGE, KERNEL_CALL + rng.randrange(64), -1, 0x7FFFFFFF])
     else:
         m_type = rng.randrange(-(1 << 31), 1 << 31)
-    if m_type in ENDS_SENDER | STOPS_SYSTEM and endpoint in (PM_PROC_NR, VFS_PROC_NR):
+    if m_type in ENDS_SENDER | STOPS_SYSTEM and name in ("pm", "vfs"):
         m_type = first + count + 1
     words = [rng.choice(WORDS) if rng.random() < 0.7 else rng.getrandbits(32) for _ in range(7)]
     payload = struct.pack("<7I", *words)
-    return endpoint, struct.pack("<ii", 0, m_type) + payload
+    return name, struct.pack("<ii", 0, m_type) + payload
 
 
 def send_batch(batch: list[tuple[int, bytes]]):
@@ -165,7 +160,9 @@ def test_random_messages_to_every_server_all_get_answers(fuzz_system: System) ->
     senders = [Remote.start(system, name=sender_name(i), service=i == 1) for i in range(2)]
     while sent < MESSAGES:
         for i, sender in enumerate(senders):
-            batch = [random_message(rng) for _ in range(BATCH)]
+            endpoints = {label: system.endpoint_of(label) for label in SERVERS}
+            batch = [(endpoints[label], raw)
+                     for label, raw in (random_message(rng) for _ in range(BATCH))]
             try:
                 results.update(sender.do(send_batch(batch)))
             except ProcessDied:

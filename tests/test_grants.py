@@ -8,7 +8,7 @@ from remote import Remote
 
 from minixvm import System
 from minixvm.errors import EINVAL, ELOOP, EPERM, OK
-from minixvm.include.com import ANY, INIT_PROC_NR, VFS_PROC_NR
+from minixvm.include.com import ANY, RS_PROC_NR, VFS_PROC_NR
 from minixvm.include.grant import (
     CPF_MAP,
     CPF_READ,
@@ -163,11 +163,11 @@ def test_grant_table_grows_and_keeps_old_grants(trio: tuple[Remote, Remote, Remo
 
 
 def test_a_new_program_starts_without_a_grant_table(system: System) -> None:
-    """Programs are forked from init, which has a grant table (it hands DS the
+    """Services are forked from RS, which has a grant table (it hands DS the
     labels of services); exec must not leave the child pointing at it."""
     system.run(lambda p: 0, service=True)
-    init = system.kernel.procs.slot(INIT_PROC_NR)
-    assert init.priv.grant_table != 0
+    rs = system.kernel.procs.slot(RS_PROC_NR)
+    assert rs.priv.grant_table != 0
     # The test looks at the kernel's table from inside the new program.
     def grant_table(p: Process) -> int:
         proc = system.kernel.procs.isokendpt(p.endpoint)

@@ -40,7 +40,7 @@ from minixvm.errors import (
     EPERM,
     EROFS,
 )
-from minixvm.include.com import MFS_PROC_NR, VFS_PROC_NR
+from minixvm.include.com import VFS_PROC_NR
 from minixvm.include.ipc import Message
 from minixvm.include.mfs import MFSFLAG_CLEAN, SUPER_OFFSET, ZONE_DOUBLE, ZONE_SINGLE
 from minixvm.include.vfs import O_CREAT, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, SEEK_SET
@@ -459,8 +459,10 @@ def test_only_vfs_may_ask_and_unknown_requests_are_enosys() -> None:
 
 
 def test_a_service_talking_to_mfs_directly_gets_eperm(system: System) -> None:
+    mfs = system.endpoint_of("mfs")
+
     def body(p: Process) -> int:
-        return p.sys.taskcall(MFS_PROC_NR, REQ_LOOKUP).m_type
+        return p.sys.taskcall(mfs, REQ_LOOKUP).m_type
 
     assert run_service(system, body) == -EPERM
 

@@ -36,6 +36,7 @@ from minixvm.include.dev import DEV_READ, DEV_WRITE, MEMORY_DEV, NULL_DEV, ZERO_
 from minixvm.include.grant import CPF_READ, CPF_WRITE
 from minixvm.include.ipc import MESSAGE_SIZE, CharSlot, Message, layout_of
 from minixvm.include.pm import (
+    EXEC_RESTART,
     PM_BRK,
     PM_EXEC,
     PM_EXIT,
@@ -44,6 +45,8 @@ from minixvm.include.pm import (
     PM_KILL,
     PM_WAIT,
     PM_WAITPID,
+    SRV_FORK,
+    ExecRestart,
     PmBrk,
     PmExec,
     PmExit,
@@ -51,11 +54,12 @@ from minixvm.include.pm import (
     PmGetpid,
     PmKill,
     PmWaitpid,
+    SrvFork,
 )
+from minixvm.include.rs import RS_INIT, RS_LOOKUP, RsInit, RsRequest
 from minixvm.include.signal import _NSIG, SIGKILL, WNOHANG, WUNTRACED
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
-from minixvm.servers.init.main import INIT_GO, InitGo
 
 SELF_PID = object()  # stands for the sender's own pid in a table row
 
@@ -95,7 +99,8 @@ OFFSETS = {
 @pytest.mark.parametrize(("m_type", "kind"), [
     (PM_EXIT, PmExit), (PM_FORK, PmFork), (PM_WAIT, PmWaitpid), (PM_WAITPID, PmWaitpid),
     (PM_BRK, PmBrk), (PM_GETPID, PmGetpid), (PM_KILL, PmKill), (PM_EXEC, PmExec),
-    (DEV_READ, DevIo), (DEV_WRITE, DevIo), (INIT_GO, InitGo),
+    (DEV_READ, DevIo), (DEV_WRITE, DevIo), (SRV_FORK, SrvFork), (EXEC_RESTART, ExecRestart),
+    (RS_LOOKUP, RsRequest), (RS_INIT, RsInit),
 ])
 def test_each_call_has_its_layout(m_type: int, kind: type[Message]) -> None:
     assert layout_of(m_type) is kind
@@ -107,7 +112,8 @@ def test_layout_fields_sit_at_minix_offsets(kind: type[Message]) -> None:
     assert {name: s.offset for name, s in kind.FIELDS.items()} == OFFSETS[kind]
 
 
-@pytest.mark.parametrize("kind", [*OFFSETS, InitGo], ids=lambda k: k.__name__)
+@pytest.mark.parametrize("kind", [*OFFSETS, RsInit, RsRequest, ExecRestart],
+                         ids=lambda k: k.__name__)
 def test_layouts_round_trip_through_36_bytes(kind: type[Message]) -> None:
     assert all(getattr(kind(), name) in (0, "") for name in kind.FIELDS)  # unset: zero
     values: dict[str, int | str] = {}
@@ -229,7 +235,7 @@ def test_a_service_that_does_not_wait_for_its_reply_does_not_stop_pm(system: Sys
 
 # -- init -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("m_type", "expected"), [(INIT_GO, -EPERM), (PM_FORK, -ENOSYS),
+@pytest.mark.parametrize(("m_type", "expected"), [(RS_LOOKUP, -ENOSYS), (PM_FORK, -ENOSYS),
                                                   (NOTIFY_MESSAGE, -ENOSYS)])
 def test_init_answers_what_it_does_not_serve(system: System, remote: Remote, m_type: int,
                                              expected: int) -> None:

@@ -21,7 +21,7 @@ import minixvm.boot
 from minixvm import System
 from minixvm.errors import EINVAL, EIO, ENOENT, ENOEXEC, ENOSYS, EPERM, ESRCH, OK, MinixError
 from minixvm.include.arch import DEFAULT_STACK_SIZE, PY_DATA_BASE
-from minixvm.include.com import ANY, HARDWARE, INIT_PROC_NR, PM_PROC_NR, VFS_PROC_NR
+from minixvm.include.com import ANY, HARDWARE, INIT_PROC_NR, PM_PROC_NR, RS_PROC_NR, VFS_PROC_NR
 from minixvm.include.ipc import Message
 from minixvm.include.pm import EXC_NM_RF_ALLOW_SETUID, EXEC_INFO, PM_NEWEXEC, PmNewexec
 from minixvm.include.signal import SIGKILL
@@ -258,7 +258,9 @@ def test_only_vfs_may_send_pm_its_messages(system: System, m_type: int, service:
     remote = Remote.start(system, service=service)
     me = remote.endpoint
     assert remote.do(lambda p: p.sys.taskcall(PM_PROC_NR, m_type, endpoint=me).m_type) == -EPERM
-    assert remote.do(lambda p: p.getppid()) == 1  # PM still serves, and nothing changed
+    # PM still serves, and nothing changed: a service's parent is RS.
+    parent = system.pm.mproc[RS_PROC_NR].pid if service else 1
+    assert remote.do(lambda p: p.getppid()) == parent
 
 
 def test_newexec_about_a_process_pm_is_not_exec_ing_is_refused(system: System,

@@ -364,9 +364,11 @@ def start_caller(system: System, privileged: bool) -> tuple[Remote, Caller]:
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_malformed_request_gets_an_error_reply(system: System, case: Case) -> None:
-    # The servers' own memory grows once, as the first service starts.
+    # The servers' own memory grows once, as the first service (RS) and the
+    # first program (init) start.
     warm_up = Remote.start(system, "warm-up", service=True)
     warm_up.exit()
+    system.run(lambda p: 0)
     system.run_until_idle()
     free = system.statistics().frames_free
     remote, caller = start_caller(system, case.privileged)

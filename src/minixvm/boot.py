@@ -1,11 +1,12 @@
 """The boot image and the System: the Python API to a running minixvm.
 
-``System.boot()`` builds a machine, loads the boot image (PM, VM, VFS, the
-memory driver, the console, DS, the disk driver, MFS, init), and runs it
-until every server waits for work: by then VFS has mounted the root file
-system, from the disk image given or from a small image made in memory
-that holds the built-in programs in /bin. Programs are started through
-init; ``run`` drives the system until the program has exited.
+``System.boot()`` builds a machine, loads the boot image of the service
+table (PM, VM, VFS, RS, DS, the memory driver, the console, init), and runs
+it until every server waits for work: by then RS has started the disk
+driver and MFS, and VFS has mounted the root file system, from the disk
+image given or from a small image made in memory that holds the built-in
+programs in /bin. Programs are started through init, services through RS;
+``run`` drives the system until the program has exited.
 """
 
 from __future__ import annotations
@@ -21,26 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from minixvm.commands.mkfs import make_image
-from minixvm.errors import EEXIST, KernelPanic, MinixError, SystemHalted
-from minixvm.include import com
+from minixvm.errors import EEXIST, ENOEXEC, ESRCH, KernelPanic, MinixError, SystemHalted
 from minixvm.include.arch import VM_STACKTOP
-from minixvm.include.com import (
-    DISK_PROC_NR,
-    DS_PROC_NR,
-    HARDWARE,
-    INIT_PROC_NR,
-    MEM_PROC_NR,
-    MFS_PROC_NR,
-    PM_PROC_NR,
-    TTY_PROC_NR,
-    VFS_PROC_NR,
-    VM_PROC_NR,
-)
+from minixvm.include.com import _ENDPOINT_P, ANY, HARDWARE, INIT_PROC_NR, RS_PROC_NR
 from minixvm.include.pm import PATH_MAX
-from minixvm.include.signal import returncode
+from minixvm.include.signal import SIGKILL, returncode
 from minixvm.include.vfs import O_CREAT, O_TRUNC, O_WRONLY
 from minixvm.kernel.kernel import BootProc, Kernel
-from minixvm.kernel.proc import SERVER_Q, USER_Q
+from minixvm.kernel.proc import RTS_RECEIVING, SERVER_Q, USER_Q
 from minixvm.kernel.trace import Trace
 from minixvm.kernel.trap import Entry
 from minixvm.lib.c import Process, Program, program_entry
@@ -56,6 +45,10 @@ from minixvm.servers.mfs.cache import MfsStats
 from minixvm.servers.mfs.main import MFS, MfsOptions
 from minixvm.servers.pm.exec import ModuleTable
 from minixvm.servers.pm.main import PM
+from minixvm.servers.rs.main import RS, RsControl
+from minixvm.servers.rs.service import EXITED, UP, Service, ServiceImage
+from minixvm.servers.rs.table import BOOT_SERVICES, DISK, ServiceDescription
+from minixvm.servers.rs.table import MFS as MFS_SERVICE
 from minixvm.servers.tty.main import TTY
 from minixvm.servers.vfs.main import VFS, VfsOptions, VfsStats
 from minixvm.servers.vm import sanity
@@ -69,45 +62,32 @@ DEFAULT_DISK_SIZE = 8 << 20
 # install() writes a file in pieces of this size.
 INSTALL_CHUNK = 64 << 10
 
-# Kernel calls every system process may make: who am I, and printf.
-_BASE = {com.SYS_GETINFO, com.SYS_DIAGCTL, com.SYS_TIMES}
-# PM is the exec caller: SYS_MEMSET is libexec's clearmem.
-PM_CALLS = frozenset(_BASE | {com.SYS_EXEC, com.SYS_CLEAR, com.SYS_KILL, com.SYS_GETKSIG,
-                              com.SYS_ENDKSIG, com.SYS_VIRCOPY, com.SYS_MEMSET, com.SYS_ABORT})
-VM_CALLS = frozenset(_BASE | {com.SYS_FORK, com.SYS_VMCTL, com.SYS_MEMSET, com.SYS_PHYSCOPY,
-                              com.SYS_KILL, com.SYS_ABORT})
-DRIVER_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_SETGRANT,
-                                  com.SYS_UMAP})
-# VFS hands drivers and file servers magic grants of its callers' buffers,
-# and is an exec caller: it copies the frame in (VIRCOPY) and clears
-# memory of the process it loads (MEMSET).
-VFS_CALLS = frozenset(_BASE | {com.SYS_SETGRANT, com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO,
-                               com.SYS_VIRCOPY, com.SYS_MEMSET})
-# A file server copies through the grants VFS and its driver give it.
-FS_CALLS = frozenset(_BASE | {com.SYS_SETGRANT, com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO,
-                              com.SYS_VSAFECOPY})
-DS_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_SAFEMAP,
-                              com.SYS_SAFEREVMAP, com.SYS_SAFEUNMAP, com.SYS_SETGRANT})
-# init starts services and publishes their labels in DS (a key goes by grant).
-INIT_CALLS = frozenset(_BASE | {com.SYS_PRIVCTL, com.SYS_SETGRANT})
-# What a service started by init may do (MINIX's test services are like this).
-SERVICE_CALLS = frozenset(_BASE | {com.SYS_SAFECOPYFROM, com.SYS_SAFECOPYTO, com.SYS_VSAFECOPY,
-                                   com.SYS_SETGRANT, com.SYS_SAFEMAP, com.SYS_SAFEREVMAP,
-                                   com.SYS_SAFEUNMAP, com.SYS_UMAP})
-
-
 @dataclass
 class Spawned:
-    """A program started through init."""
+    """A program started through init, or as a service through RS."""
 
     name: str
-    request: SpawnRequest
+    request: SpawnRequest | None
     status: int | None = None
     error: BaseException | None = None
+    service: Service | None = None
+    _pid: int = 0
 
     @property
     def pid(self) -> int:
-        return self.request.pid
+        if self.request is not None:
+            return self.request.pid
+        assert self.service is not None
+        self._pid = self.service.pid or self._pid  # a dead service's record forgets it
+        return self._pid
+
+    @property
+    def start_error(self) -> int:
+        """Why it could not be started (-errno), or 0."""
+        if self.request is not None:
+            return self.request.error
+        assert self.service is not None
+        return -ENOEXEC if self.service.state == EXITED and not self.service.pid else 0
 
     @property
     def done(self) -> bool:
@@ -135,10 +115,24 @@ class Statistics:
     vm: VMStats
     vfs: VfsStats
     mfs: MfsStats
+    restarts: dict[str, int] = field(default_factory=dict)  # per service RS started
 
     @property
     def frames_used(self) -> int:
         return self.frames_total - self.frames_free
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """One line of ``minixvm services``."""
+
+    label: str
+    endpoint: int | None
+    pid: int | None
+    state: str
+    restarts: int
+    uptime: int  # ticks since this instance started
+    boot: bool  # a boot process (the kernel started it; RS does not restart it)
 
 
 @dataclass
@@ -174,10 +168,13 @@ class System:
         exec_copies: int = 1,
         disk: Media | None = None,
         mfs: MfsOptions | None = None,
+        record: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.ram = RAM(ram)
         self.console = Console(echo)
-        self.kernel = Kernel(self.ram, self.console.write, Trace(trace, trace_sink))
+        # ``record`` sees every trace event as a dict (a recorded run).
+        self.kernel = Kernel(self.ram, self.console.write,
+                             Trace(trace or record is not None, trace_sink, record, self._pid))
         self.kernel.cow_safecopy = cow_safecopy
         self.vm_options = VMOptions(sanity_checks, cow_fork, region_store)
         # What PM execs itself, by path: the Python program images loaded
@@ -192,11 +189,15 @@ class System:
         self.mfs: MFS | None = None
         self.disk_driver: Disk | None = None
         self._requests: deque[SpawnRequest] = deque()
+        self._rs_controls: deque[RsControl] = deque()
+        self.rs: RS | None = None
+        self.rs_log: list[str] = []  # RS's log lines (deaths, restarts, give-ups)
         self._pending: list[Spawned] = []
         self._errors: dict[int, BaseException] = {}
         self.vm: VM | None = None
         self.pm: PM | None = None
         self.kernel.boot(self._boot_image())
+        self.kernel.idle_waits = self._time_passes_when_idle
         self.run_until_idle()
 
     @classmethod
@@ -228,34 +229,61 @@ class System:
             self.mfs = MFS(sys, self.mfs_options)
             return self.mfs
 
-        return [
-            BootProc(PM_PROC_NR, "pm", server(pm), SERVER_Q, PM_CALLS),
-            BootProc(MEM_PROC_NR, "memory", server(MemoryDriver), SERVER_Q, DRIVER_CALLS),
-            BootProc(TTY_PROC_NR, "tty", server(lambda s: TTY(s, self.console.write)),
-                     SERVER_Q, DRIVER_CALLS),
-            BootProc(DS_PROC_NR, "ds", server(DS), SERVER_Q, DS_CALLS),
-            BootProc(DISK_PROC_NR, "disk", server(disk), SERVER_Q, DRIVER_CALLS),
-            BootProc(MFS_PROC_NR, "mfs", server(mfs), SERVER_Q, FS_CALLS),
-            BootProc(VFS_PROC_NR, "vfs", server(vfs), SERVER_Q, VFS_CALLS),
-            BootProc(VM_PROC_NR, "vm", server(vm), SERVER_Q, VM_CALLS),
-            BootProc(INIT_PROC_NR, "init",
-                     server(lambda s: Init(s, self._requests, self._exited)), USER_Q - 1,
-                     INIT_CALLS),
-        ]
+        def rs(sys: SysLib) -> RS:
+            boot = [Service(d, None, endpoint=d.boot_slot or 0, state=UP)
+                    for d in BOOT_SERVICES]
+            start = [self._service(DISK, "disk", server(disk)),
+                     self._service(MFS_SERVICE, "mfs", server(mfs))]
+            self.rs = RS(sys, boot, start, self._rs_controls, self.rs_log.append)
+            return self.rs
+
+        entries: dict[str, Entry] = {
+            "pm": server(pm), "memory": server(MemoryDriver),
+            "tty": server(lambda s: TTY(s, self.console.write)), "ds": server(DS),
+            "rs": server(rs), "vfs": server(vfs), "vm": server(vm),
+            "init": server(lambda s: Init(s, self._requests, self._exited)),
+        }
+        # init is an ordinary process: below the servers, above programs.
+        return [BootProc(d.boot_slot or 0, d.label, entries[d.label],
+                         USER_Q - 1 if d.label == "init" else SERVER_Q, d.kernel_calls)
+                for d in BOOT_SERVICES]
+
+    def _service(self, desc: ServiceDescription, name: str, entry: Entry) -> Service:
+        """A service record for RS, of the Python program image ``name``."""
+        return Service(desc, ServiceImage(name, text=self.kernel.load_text(entry)))
 
     # -- programs ---------------------------------------------------------------------
 
     def spawn(self, program: Program, name: str | None = None, service: bool = False) -> Spawned:
         """Have init start ``program`` (a callable taking a Process). It runs
         when the system next runs (``run``, ``wait``, ``run_until_idle``).
-        A service gets system privileges (grants, safecopy, safemap)."""
-        image = self.kernel.load_text(program_entry(program, self._error))
+        A service is started by RS instead, with a service's privileges
+        (grants, safecopy, safemap), once: it is not restarted."""
+        entry = program_entry(program, self._error)
         name = (name or str(getattr(program, "__name__", "program")))[:15]
+        if service:
+            label = self._free_label(name)
+            svc = self._service(ServiceDescription(label).one_shot(), name, entry)
+            handle = Spawned(name, None, service=svc)
+            svc.on_exit = self._exited
+            self._pending.append(handle)
+            self._rs_control(RsControl("up", svc))
+            return handle
+        image = self.kernel.load_text(entry)
         # Its path ends in its name: PM names a program after its path.
         path = f"/py/{image:#x}/{name.replace('/', '_')}"
         self.modules.modules[path] = image
-        return self._start(SpawnRequest(path, [name], [], name, service,
-                                        SERVICE_CALLS if service else frozenset()))
+        return self._start(SpawnRequest(path, [name], [], name))
+
+    def _free_label(self, name: str) -> str:
+        """``name``, or if a service has that label, ``name`` and a number (as
+        MINIX's service utility makes labels unique)."""
+        assert self.rs is not None
+        taken = {label for label, s in self.rs.services.items() if s.running}
+        taken |= {c.service.label for c in self._rs_controls}
+        if name not in taken:
+            return name
+        return next(f"{name[:11]}.{n}" for n in range(1, 1000) if f"{name[:11]}.{n}" not in taken)
 
     def install(self, path: str, data: bytes, mode: int = 0o755) -> None:
         """Write the file ``path`` (parent directories made as needed) with
@@ -283,8 +311,7 @@ class System:
         path = self._installed(program, name)
         name = name or path.rsplit("/", 1)[-1]
         argv = [name] if argv is None else list(argv)
-        return self._start(SpawnRequest(path, argv, list(env or []), name[:15], False,
-                                        frozenset()))
+        return self._start(SpawnRequest(path, argv, list(env or []), name[:15]))
 
     def exec(self, program: str | os.PathLike[str] | bytes, argv: Sequence[str] | None = None,
              env: Sequence[str] | None = None, name: str | None = None) -> int:
@@ -305,6 +332,12 @@ class System:
         self.install(path, data)
         return path
 
+    def _rs_control(self, control: RsControl) -> None:
+        """Queue a request for RS and wake it up."""
+        self._rs_controls.append(control)
+        rs = self.kernel.procs.slot(RS_PROC_NR)
+        self.kernel.ipc.mini_notify(self.kernel.procs.slot(HARDWARE), rs.endpoint)
+
     def _start(self, req: SpawnRequest) -> Spawned:
         """Queue ``req`` for init and wake it up."""
         handle = Spawned(req.name, req)
@@ -316,11 +349,11 @@ class System:
 
     def wait(self, handle: Spawned) -> int:
         """Run until ``handle``'s program has exited; its return code. A
-        program init could not start raises MinixError (fork's error)."""
-        self.kernel.sched.run(lambda: handle.done or bool(handle.request.error))
+        program that could not be started raises MinixError (the error)."""
+        self.kernel.sched.run(lambda: handle.done or bool(handle.start_error))
         if not handle.done:
             self._pending.remove(handle)
-            raise MinixError(handle.request.error, f"cannot start {handle.name}: fork failed")
+            raise MinixError(-handle.start_error, f"cannot start {handle.name}")
         if handle.error is not None:
             raise handle.error
         assert handle.returncode is not None
@@ -335,6 +368,75 @@ class System:
     def run_until_idle(self) -> None:
         """Run until no process can run (every server waiting for work)."""
         self.kernel.sched.run(lambda: False, until_idle=True)
+
+    def run_until(self, done: Callable[[], bool]) -> None:
+        """Run until ``done()`` holds; idle time passes while RS waits for
+        it (a restart's backoff). SystemHalted if nothing can run before."""
+        self.kernel.sched.run(done)
+
+    # -- services (RS) ------------------------------------------------------------------
+
+    def service_up(self, desc: ServiceDescription,
+                   image: Callable[[SysLib], object] | bytes | str | os.PathLike[str],
+                   ) -> Service:
+        """Have RS start a service: a Python server (a callable given its
+        SysLib, which calls ``sef_startup`` first if ``desc.sef``) or an
+        i386 ELF file (its bytes, or a host path). RS starts it when the
+        system next runs; the record follows it across restarts."""
+        if self.rs is None:
+            raise RuntimeError("RS is not running")
+        old = self.rs.services.get(desc.label)
+        if old is not None and (old.running or old.image is None) or any(
+                c.service.label == desc.label for c in self._rs_controls):
+            raise ValueError(f"{desc.label!r}: a service has that label")
+        if callable(image):
+            main = image
+            svc = self._service(desc, desc.label, lambda port: main(SysLib(port)))
+        else:
+            data = image if isinstance(image, bytes) else Path(image).read_bytes()
+            elf_unpack(data, VM_STACKTOP - DEFAULT_STACK_LIMIT)  # ElfError now, not later
+            svc = Service(desc, ServiceImage(desc.label, elf=data))
+        self._rs_control(RsControl("up", svc))
+        return svc
+
+    def service_down(self, label: str) -> None:
+        """Have RS stop service ``label`` (it is not restarted)."""
+        self._rs_control(RsControl("down", self.service(label)))
+
+    def service_restart(self, label: str) -> None:
+        """Have RS restart service ``label`` now, into a new endpoint."""
+        self._rs_control(RsControl("restart", self.service(label)))
+
+    def kill_service(self, label: str, sig: int = SIGKILL) -> None:
+        """Signal the running instance of service ``label`` (from a service
+        started for it: a user may not), as a crash would end it; RS sees it
+        die when the system next runs."""
+        svc = self.service(label)
+        if not svc.running or svc.image is None:
+            raise ValueError(f"{label}: not a running service RS started")
+        pid = svc.pid
+
+        def killer(p: Process) -> int:
+            p.kill(pid, sig)
+            return 0
+
+        self.run(killer, name="kill", service=True)
+
+    def service(self, label: str) -> Service:
+        """RS's record of service ``label`` (KeyError if RS knows none)."""
+        if self.rs is None or label not in self.rs.services:
+            raise KeyError(f"no service {label!r}")
+        return self.rs.services[label]
+
+    def services(self) -> list[ServiceInfo]:
+        """Every service RS knows: label, endpoint, pid, state, restarts, uptime."""
+        assert self.rs is not None
+        now = self.kernel.clock.ticks
+        return [ServiceInfo(s.label, s.endpoint if s.running else None,
+                            s.pid or (self._pid(s.endpoint) if s.image is None else None),
+                            s.state, s.total_restarts,
+                            (now - s.started) if s.running else 0, s.image is None)
+                for s in self.rs.services.values()]
 
     def _exited(self, pid: int, status: int) -> None:
         handle = self._by_pid(pid)
@@ -357,6 +459,43 @@ class System:
 
     # -- looking inside -------------------------------------------------------------------
 
+    def step(self) -> dict[str, Any] | None:
+        """Run to the next trace event made since the first call and return
+        it (None once nothing can run). The system stops only between two
+        processes' turns: the events of a turn come one call at a time after
+        it has run. Needs a system booted with ``trace`` or ``record``."""
+        pending = self.kernel.trace.pending()
+        if not pending:
+            self.kernel.sched.run(lambda: bool(pending), until_idle=True)
+        return pending.popleft() if pending else None
+
+    def _time_passes_when_idle(self) -> bool:
+        """Does anyone wait for time when nothing can run: an alarm of a
+        process other than RS (whose alarm always ticks), RS waiting out a
+        backoff or an answer, or a service blocked waiting for one process
+        (it may be hung: RS's pings will tell)? Otherwise the system has
+        halted, and time standing still lets the run say so."""
+        if self.rs is None:
+            return False
+        if any(nr != RS_PROC_NR for nr in self.kernel.clock.alarms) or self.rs.needs_time():
+            return True
+        return any((p := self.kernel.procs.isokendpt(s.endpoint)) is not None
+                   and p.rts_flags & RTS_RECEIVING and p.getfrom_e != ANY
+                   for s in self.rs.services.values() if s.running and s.desc.period)
+
+    def endpoint_of(self, label: str) -> int:
+        """The endpoint of the running service (or boot process) ``label``."""
+        assert self.rs is not None
+        svc = self.rs.services.get(label)
+        if svc is None or not svc.running:
+            raise MinixError(ESRCH, f"no service {label!r} is running")
+        return svc.endpoint
+
+    def _pid(self, endpoint: int) -> int | None:
+        """The pid PM gave the process ``endpoint`` (None for tasks and before PM runs)."""
+        mp = self.pm.mproc.get(_ENDPOINT_P(endpoint)) if self.pm is not None else None
+        return mp.pid if mp is not None and mp.endpoint == endpoint else None
+
     def statistics(self) -> Statistics:
         """Counters of the kernel, VM, VFS and MFS, and memory use, right now."""
         k, vm = self.kernel, self.vm
@@ -374,6 +513,8 @@ class System:
             vm=copy.copy(vm.stats),
             vfs=copy.copy(self.vfs.stats) if self.vfs else VfsStats(),
             mfs=copy.copy(self.mfs.stats) if self.mfs else MfsStats(),
+            restarts={label: svc.total_restarts for label, svc in self.rs.services.items()
+                      if svc.image is not None} if self.rs else {},
         )
 
     def vm_sanity_check(self) -> dict[str, int]:

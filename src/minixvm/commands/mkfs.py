@@ -64,6 +64,10 @@ DEV_NODES = (
 TMP_MODE = S_IFDIR | 0o1777
 
 FileSpec = bytes | tuple[bytes, int]
+# mkfs writes its image in pieces of SAVE_CHUNK, and shows its progress
+# from LARGE up.
+SAVE_CHUNK = 4 << 20
+LARGE = 64 << 20
 
 
 @dataclass(eq=False)
@@ -353,6 +357,19 @@ def write_image(path: str | os.PathLike[str], size: int, block_size: int = 1024,
     Path(path).write_bytes(image)
 
 
+def save(image: bytearray, path: str | os.PathLike[str]) -> None:
+    """Write ``image`` to ``path``, with progress for a large one (the command's)."""
+    # The progress bar's rich is the command line's, not System's: imported here.
+    from minixvm.views.progress import progress
+
+    chunks = range(0, len(image), SAVE_CHUNK)
+    with open(path, "wb") as f, progress(f"mkfs {Path(path).name}", len(chunks),
+                                         quiet=len(image) < LARGE) as advance:
+        for at in chunks:
+            f.write(image[at:at + SAVE_CHUNK])
+            advance()
+
+
 def mark_clean(image: bytearray | str | os.PathLike[str]) -> None:
     """Set MFSFLAG_CLEAN in a MINIX v3 image (e.g. one from mkfs.minix), in place."""
     if isinstance(image, bytearray):
@@ -391,8 +408,8 @@ def run(argv: Sequence[str]) -> int:
     except SystemExit as e:  # argparse has printed its message
         return e.code if isinstance(e.code, int) else 2
     try:
-        write_image(args.image, parse_size(args.size), args.block_size,
-                    from_dir=args.from_dir)
+        save(make_image(parse_size(args.size), args.block_size, from_dir=args.from_dir),
+             args.image)
     except (ValueError, OSError) as e:
         print(f"minixvm mkfs: {e}", file=sys.stderr)
         return 2

@@ -89,14 +89,15 @@ MEM_PROC_NR = 3
 SCHED_PROC_NR = 4
 TTY_PROC_NR = 5
 DS_PROC_NR = 6
-DISK_PROC_NR = 7  # the block driver of the root disk (MINIX: at_wini, started by RS)
 VM_PROC_NR = 8
 PFS_PROC_NR = 9
-MFS_PROC_NR = 10
 INIT_PROC_NR = 11
 LAST_SPECIAL_PROC_NR = 11
 
 NR_PROCS = 256
+
+# Clock ticks per simulated second (MINIX's system_hz). A tick is one dispatch.
+SYSTEM_HZ = 1000
 
 # IPC
 NOTIFY_MESSAGE = 0x1000
@@ -114,6 +115,7 @@ SYS_MEMSET = KERNEL_CALL + 13
 SYS_UMAP = KERNEL_CALL + 14
 SYS_VIRCOPY = KERNEL_CALL + 15
 SYS_PHYSCOPY = KERNEL_CALL + 16
+SYS_SETALARM = KERNEL_CALL + 24
 SYS_TIMES = KERNEL_CALL + 25
 SYS_GETINFO = KERNEL_CALL + 26
 SYS_ABORT = KERNEL_CALL + 27
@@ -150,6 +152,9 @@ VMCTL_MEMREQ_REPLY = 15
 VMCTL_FLUSHTLB = 26
 VMCTL_SETADDRSPACE = 29
 VMCTL_I386_PAGEDIRS = 30
+# The ``value`` of a VMCTL_GET_PAGEFAULT reply: what is still queued.
+VMCTL_MORE_FAULTS = 0x1
+VMCTL_MORE_MEMREQS = 0x2
 
 # Kinds of memory request a kernel call can queue for VM (VMCTL_MEMREQ_GET).
 VMPTYPE_CHECK = 1
@@ -231,6 +236,12 @@ class SysCopy(Message):
     src_addr = unsigned(m5_l1)
     dst_addr = unsigned(m5_l2)
     bytes = m5_l3
+
+
+@layout(SYS_SETALARM)
+class SysSetalarm(Message):
+    exp_time = m2_l1  # ALRM_EXP_TIME; reply ALRM_TIME_LEFT
+    abs_time = m2_i2  # ALRM_ABS_TIME: exp_time is an uptime, not a delay
 
 
 @layout(SYS_TIMES)

@@ -122,6 +122,31 @@ EXC_NM_RF_ALLOW_SETUID = 2
 EXEC_INFO = struct.Struct("<i16sIIhhiI")
 
 
+# RS's calls (MINIX SRV_FORK and EXEC_RESTART): a child of RS that does not
+# run until RS has loaded its image and given it its privileges, and the
+# start of the image RS loaded.
+SRV_FORK = 101
+EXEC_RESTART = 102
+register_names(globals(), "SRV_FORK", SRV_FORK, 1)
+register_names(globals(), "EXEC_RESTART", EXEC_RESTART, 1)
+
+
+@layout(SRV_FORK)
+class SrvFork(Message):
+    """No request fields (RS's services run as root); the reply's m_type
+    is the child's pid."""
+
+    endpoint = m1_i1  # reply: the child's endpoint
+
+
+@layout(EXEC_RESTART)
+class ExecRestart(Message):
+    endpoint = m1_i1  # EXC_RS_PROC
+    result = m1_i2  # EXC_RS_RESULT: OK, or why loading failed (PM kills it)
+    pc = m1_p1  # EXC_RS_PC
+    sp = m1_p2  # the initial stack pointer (the frame's address)
+
+
 @layout(PM_NEWEXEC)
 class PmNewexec(Message):
     endpoint = m1_i1  # EXC_NM_PROC

@@ -231,6 +231,10 @@ class VmGetref(Message):
 @layout(VM_RS_SET_PRIV)
 class VmRsSetPriv(Message):
     endpoint = m2_i1  # VM_RS_NR (an endpoint here)
+    # The calls it may make (MINIX passes the bitmap by pointer): bit n
+    # allows VM_RQ_BASE + n; no bit set means a service's default set.
+    calls_lo = unsigned(m2_l1)
+    calls_hi = unsigned(m2_l2)
 
 
 @layout(VM_INFO)

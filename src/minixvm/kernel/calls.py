@@ -43,6 +43,7 @@ class KernelCalls:
             com.SYS_CLEAR: proccalls.do_clear,
             com.SYS_PRIVCTL: proccalls.do_privctl,
             com.SYS_GETINFO: proccalls.do_getinfo,
+            com.SYS_SETALARM: proccalls.do_setalarm,
             com.SYS_TIMES: proccalls.do_times,
             com.SYS_DIAGCTL: proccalls.do_diagctl,
             com.SYS_ABORT: proccalls.do_abort,

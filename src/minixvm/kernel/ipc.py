@@ -203,8 +203,9 @@ class IPC:
             and dst.getfrom_e in (ANY, src.endpoint)
         )
 
-    def _deliver(self, dst: Proc, msg: bytes) -> None:
+    def _deliver(self, dst: Proc, msg: bytes, notified: bool = False) -> None:
         self.messages += 1
+        dst.notified = notified
         self.k.trace.message(msg, dst)
         dst.delivered = msg
         dst.ipc_result = OK
@@ -217,8 +218,10 @@ class IPC:
     ) -> tuple[int, bytes | None]:
         if src_e != ANY and self.k.procs.isokendpt(src_e) is None:
             return -EDEADSRCDST, None
+        caller.notified = False
         if accept_notify and (msg := self._take_notify(caller, src_e)):
             self.k.trace.message(msg, caller)
+            caller.notified = True
             return OK, msg
         if caller.asynmsg and (msg := self._take_asyn(caller, src_e)):
             self.messages += 1
@@ -407,7 +410,7 @@ class IPC:
             return -ECALLDENIED
         self.notifies += 1
         if self._willing(dst, src) and not dst.reply_pending:
-            self._deliver(dst, notify_message(src.endpoint))
+            self._deliver(dst, notify_message(src.endpoint), notified=True)
         else:
             dst.notify_pending.add(src.nr)
         return OK

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from minixvm.errors import KernelPanic
 from minixvm.include import arch
-from minixvm.include.com import NR_PROCS
+from minixvm.include.com import CLOCK, NR_PROCS
 from minixvm.include.kinfo import BootInfo, KernelInfo
 from minixvm.kernel.calls import KernelCalls
 from minixvm.kernel.clock import Clock
@@ -76,7 +76,10 @@ class Kernel:
         self.trace = trace or Trace()
         self.trace.kernel = self
         self.procs = ProcTable(nr_procs)
-        self.clock = Clock()
+        self.clock = Clock(self._alarm)
+        # Should idle time pass to the next alarm (someone waits for it)?
+        # The System says, from what RS has pending; by default time stands.
+        self.idle_waits: Callable[[], bool] = lambda: False
         self.sched = Scheduler(self)
         self.ipc = IPC(self)
         self.memory = KernelMemory(self)
@@ -163,6 +166,10 @@ class Kernel:
         if self._cpu is None:
             self._cpu = CPU(self.ram, self.mmu)
         return self._cpu
+
+    def _alarm(self, endpoint: int) -> None:
+        """An alarm went off: CLOCK notifies its owner."""
+        self.ipc.mini_notify(self.procs.slot(CLOCK), endpoint)
 
     def close(self) -> None:
         """Stop every process and let go of RAM."""

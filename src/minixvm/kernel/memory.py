@@ -42,6 +42,8 @@ class KernelMemory:
         # its address in every address space, and VM's page directory to look through.
         self.pagedirs_base = 0
         self.pagedirs_cr3 = 0
+        # Slice operations kernel copies made (one per physically contiguous run).
+        self.slices = 0
 
     def pagedir(self, p: Proc) -> int:
         """Physical address of ``p``'s page directory, found the way the kernel
@@ -75,14 +77,14 @@ class KernelMemory:
 
     def write(self, p: Proc, vaddr: int, data: bytes) -> None:
         """Kernel write into process memory (a kernel call's reply data)."""
-        copy_pieces(self.ram.mv, [(0, len(data))], self.pieces(p, vaddr, len(data), True),
-                    src_mv=memoryview(data))
+        self.slices += copy_pieces(self.ram.mv, [(0, len(data))],
+                                   self.pieces(p, vaddr, len(data), True), src_mv=memoryview(data))
 
     def copy(self, src: Proc, src_addr: int, dst: Proc, dst_addr: int, n: int) -> None:
         """Copy between two processes' virtual memory (both sides may suspend)."""
         spieces = self.pieces(src, src_addr, n, False)
         dpieces = self.pieces(dst, dst_addr, n, True)
-        copy_pieces(self.ram.mv, spieces, dpieces)
+        self.slices += copy_pieces(self.ram.mv, spieces, dpieces)
 
     # -- messages in process memory (the IPC trap) ----------------------------------
 
@@ -112,7 +114,8 @@ class KernelMemory:
         pieces = self.ipc_pieces(p, vaddr, len(data), True)
         if pieces is None:
             return False
-        copy_pieces(self.ram.mv, [(0, len(data))], pieces, src_mv=memoryview(data))
+        self.slices += copy_pieces(self.ram.mv, [(0, len(data))], pieces,
+                                   src_mv=memoryview(data))
         return True
 
     def gather(self, pieces: list[tuple[int, int]]) -> bytes:
@@ -167,20 +170,27 @@ class KernelMemory:
 def copy_pieces(
     mv: memoryview, src: list[tuple[int, int]], dst: list[tuple[int, int]],
     src_mv: memoryview | None = None,
-) -> None:
+) -> int:
     """Copy bytes described by two lists of physical pieces of equal total size
-    (the source pieces in ``src_mv`` if given, else in RAM too)."""
+    (the source pieces in ``src_mv`` if given, else in RAM too); the number of
+    slice copies made."""
     smv = mv if src_mv is None else src_mv
-    si = di = 0
+    if len(src) == len(dst) == 1:
+        (sa, sl), (da, _) = src[0], dst[0]
+        mv[da : da + sl] = smv[sa : sa + sl]
+        return 1
+    slices = si = di = 0
     soff = doff = 0
     while si < len(src) and di < len(dst):
         sa, sl = src[si]
         da, dl = dst[di]
         n = min(sl - soff, dl - doff)
         mv[da + doff : da + doff + n] = smv[sa + soff : sa + soff + n]
+        slices += 1
         soff += n
         doff += n
         if soff == sl:
             si, soff = si + 1, 0
         if doff == dl:
             di, doff = di + 1, 0
+    return slices

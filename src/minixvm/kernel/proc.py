@@ -178,6 +178,8 @@ class Proc:
     # A CPU process blocked in an IPC trap: where its message is.
     msg_addr: int = 0
     ipc_result: int = 0
+    # Was the last message it received a notification (MINIX's ipc_status)?
+    notified: bool = False
     caller_q: deque[Proc] = field(default_factory=deque)
     notify_pending: set[int] = field(default_factory=set)
     # A sender's SENDA table may hold a message for it (MF_ASYNMSG).

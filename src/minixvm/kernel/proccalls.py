@@ -23,6 +23,7 @@ from minixvm.include.com import (
     SysFork,
     SysGetinfo,
     SysPrivctl,
+    SysSetalarm,
     SysTimes,
 )
 from minixvm.kernel.copy import endpoint_proc
@@ -133,6 +134,7 @@ def do_clear(k: Kernel, caller: Proc, m: SysClear) -> int:
 def clear_proc(k: Kernel, p: Proc) -> None:
     """Make ``p``'s slot free; its endpoint stays to seed the next generation."""
     k.ipc.clear(p)
+    k.clock.cancel(p)
     k.vmctl.forget(p)
     k.safemaps.forget_process(p)
     k.sched.rts_set(p, RTS_SLOT_FREE)
@@ -185,6 +187,17 @@ def do_getinfo(k: Kernel, caller: Proc, m: SysGetinfo) -> int:
         k.memory.write(caller, m.val_ptr, data)
     else:
         raise RequestError(EINVAL)
+    return OK
+
+
+def do_setalarm(k: Kernel, caller: Proc, m: SysSetalarm) -> int:
+    """SYS_SETALARM: the caller's alarm goes off after ``exp_time`` ticks (or at
+    uptime ``exp_time``; 0 cancels it); the reply says what was left of the
+    previous one. CLOCK notifies the caller when it goes off."""
+    if m.exp_time < 0:
+        raise RequestError(EINVAL)
+    expiry = 0 if m.exp_time == 0 else m.exp_time if m.abs_time else k.clock.ticks + m.exp_time
+    m.exp_time = k.clock.set_alarm(caller, expiry)
     return OK
 
 

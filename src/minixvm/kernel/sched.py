@@ -83,6 +83,8 @@ class Scheduler:
                 p = self.pick_proc()
                 if p is None and until_idle:
                     break
+                if p is None and self.k.idle_waits() and self.k.clock.skip_to_next_alarm():
+                    continue
                 if p is None:
                     raise SystemHalted("no process can run: " + self.k.blocked_summary())
                 self._dispatch(p)

@@ -66,6 +66,11 @@ class TrapPort:
         """Blocking receive from ``src`` (or ANY): the result and the message."""
         return self._k.ipc.receive(self._ipc_caller(), src)
 
+    @property
+    def notified(self) -> bool:
+        """Was the message last received a notification (not a forged send)?"""
+        return self._p.notified
+
     def sendrec(self, dst: int, msg: bytes | bytearray) -> tuple[int, bytes | None]:
         """Send and wait for the reply from the same process."""
         if len(msg) != MESSAGE_SIZE:

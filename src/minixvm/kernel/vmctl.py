@@ -24,6 +24,8 @@ from minixvm.include.com import (
     VMCTL_I386_PAGEDIRS,
     VMCTL_MEMREQ_GET,
     VMCTL_MEMREQ_REPLY,
+    VMCTL_MORE_FAULTS,
+    VMCTL_MORE_MEMREQS,
     VMCTL_SETADDRSPACE,
     SysVmctl,
 )
@@ -120,13 +122,21 @@ class VMCtl:
             raise RequestError(EINVAL)
         return OK
 
+    def _queued(self) -> int:
+        """What is left in the queues (a VMCTL_GET_PAGEFAULT reply's value), so
+        that VM does not ask again for what is not there."""
+        return ((VMCTL_MORE_FAULTS if self.pagefaults else 0)
+                | (VMCTL_MORE_MEMREQS if self.memreqs else 0))
+
     def _get_pagefault(self, m: SysVmctl) -> int:
         if not self.pagefaults:
+            m.value = self._queued()
             return -ESRCH
         p = self.pagefaults.popleft()
         assert p.pagefault is not None
         m.who = p.endpoint
         m.addr, m.errcode = p.pagefault
+        m.value = self._queued()
         return OK
 
     def _memreq_get(self, m: SysVmctl) -> int:

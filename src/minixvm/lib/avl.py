@@ -170,6 +170,15 @@ class AVLTree(Generic[V]):
             raise KeyError(key)
         node.value = value
 
+    def rekey(self, key: int, new_key: int, value: V) -> None:
+        """Move the entry at `key` to `new_key` with a new value, in place: the
+        caller promises no other key lies between the two (the order stays).
+        Raises KeyError if `key` is absent."""
+        node = self._find(key)
+        if node is None:
+            raise KeyError(key)
+        node.key, node.value = new_key, value
+
     def remove(self, key: int) -> V:
         """Remove `key` and return its value; raise KeyError if it is absent."""
         path: list[_Node[V]] = []

@@ -15,11 +15,12 @@ Request ids count up per process, so a run's messages stay the same.
 
 from __future__ import annotations
 
+import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from minixvm.errors import EINVAL, EIO, OK
+from minixvm.errors import EAGAIN, EDEADSRCDST, EINVAL, EIO, OK
 from minixvm.include.bdev import (
     BDEV_CLOSE,
     BDEV_GATHER,
@@ -37,7 +38,11 @@ from minixvm.include.bdev import (
     BdevOpen,
     BdevReply,
 )
+from minixvm.include.com import DS_PROC_NR
+from minixvm.include.ds import DSF_TYPE_LABEL
 from minixvm.include.grant import CPF_READ, CPF_WRITE
+from minixvm.include.ipc import Message
+from minixvm.lib.ds import ds_check_all, ds_retrieve_label_num, ds_subscribe
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 
@@ -174,3 +179,90 @@ def _page(sys: SysLib) -> int:
             return page
         state.page = page
     return state.page
+
+
+# How many times a request is reissued to restarted drivers before it fails
+# (MINIX libbdev's DRIVER_TRIES).
+DRIVER_TRIES = 5
+
+
+class BdevDriver:
+    """A block driver a file server uses, known by its DS label (MINIX
+    libbdev's driver table). A request the driver died on (EDEADSRCDST) is
+    reissued to its next instance: the caller waits, answering RS's pings,
+    until DS names a new endpoint for the label, reopens what it had open
+    there and sends the request again. If the label goes (RS gave up on the
+    driver), the request fails with EIO."""
+
+    def __init__(self, sys: SysLib, label: str, endpoint: int) -> None:
+        self.sys = sys
+        self.label = label
+        self.endpoint = endpoint
+        self.opened: dict[int, int] = {}  # minor -> access
+        self.recoveries = 0
+        # DS tells us when the label changes (the driver restarted); without
+        # that, a dead driver's requests fail at once.
+        self.subscribed = ds_subscribe(sys, re.escape(label), DSF_TYPE_LABEL) == OK
+
+    def open(self, minor: int, access: int) -> int:
+        r = self._retry(lambda ep: bdev_open(self.sys, ep, minor, access))
+        if r == OK:
+            self.opened[minor] = access
+        return r
+
+    def close(self, minor: int) -> int:
+        self.opened.pop(minor, None)
+        return self._retry(lambda ep: bdev_close(self.sys, ep, minor))
+
+    def read(self, minor: int, pos: int, addr: int, n: int) -> int:
+        return self._retry(lambda ep: bdev_read(self.sys, ep, minor, pos, addr, n))
+
+    def write(self, minor: int, pos: int, addr: int, n: int) -> int:
+        return self._retry(lambda ep: bdev_write(self.sys, ep, minor, pos, addr, n))
+
+    def scatter(self, minor: int, pos: int, vector: Sequence[tuple[int, int]]) -> int:
+        return self._retry(lambda ep: bdev_scatter(self.sys, ep, minor, pos, vector))
+
+    def size(self, minor: int) -> int:
+        return self._retry(lambda ep: bdev_size(self.sys, ep, minor))
+
+    def _retry(self, request: Callable[[int], int]) -> int:
+        """``request(endpoint)``, reissued to each new instance of a dead driver."""
+        for _ in range(DRIVER_TRIES):
+            r = request(self.endpoint)
+            if r != -EDEADSRCDST:
+                return r
+            if not self.subscribed or not self._recover():
+                return -EIO
+        return -EIO
+
+    def _recover(self) -> bool:
+        """Wait for the driver's next instance and reopen our minors on it;
+        False if there will be none."""
+        dead = self.endpoint
+        while True:
+            r, endpoint = ds_retrieve_label_num(self.sys, self.label)
+            if r != OK:
+                return False
+            if endpoint != dead:
+                self.endpoint = endpoint
+                if all(bdev_open(self.sys, endpoint, minor, access) == OK
+                       for minor, access in self.opened.items()):
+                    self.recoveries += 1
+                    return True
+                dead = endpoint  # died again before it could be reopened
+            self._wait_for_ds()
+
+    def _wait_for_ds(self) -> None:
+        """Block until DS notifies a change; anyone else asking now is told to
+        try again (EAGAIN), as this server cannot serve while its driver is away."""
+        while True:
+            r, m = self.sys.receive()
+            if r != OK or m is None:
+                continue
+            if self.sys.notified:
+                if m.m_source == DS_PROC_NR:
+                    ds_check_all(self.sys)
+                    return
+                continue
+            self.sys.sendnb(m.m_source, Message(-EAGAIN))

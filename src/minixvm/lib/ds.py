@@ -296,6 +296,13 @@ def ds_subscribe(sys: SysLib, regex: str, flags: int = 0) -> int:
     return _invoke(sys, DsKeyRequest(DS_SUBSCRIBE, flags=flags), _key(regex)).m_type
 
 
+def ds_check_all(sys: SysLib) -> None:
+    """Take every change DS has marked for our subscription (after its
+    notification, when only "something changed" matters)."""
+    while ds_check(sys)[0] == OK:
+        pass
+
+
 def ds_check(sys: SysLib) -> tuple[int, str, int, int]:
     """The next changed key of our subscription: (r, key, type, owner's endpoint);
     r is -ENOENT when nothing (more) changed."""

@@ -28,13 +28,16 @@ from minixvm.include.com import (
     NONE,
     NR_PROCS,
     PM_PROC_NR,
+    RS_PROC_NR,
     SELF,
     VM_PROC_NR,
     VSCP_VEC,
 )
+from minixvm.include.grant import CPF_READ
 from minixvm.include.ipc import AMF_DONE, AMF_EMPTY, AMF_VALID, ASYNMSG, ASYNMSG_SIZE, Message
 from minixvm.include.kinfo import KINFO_MAX, KernelInfo
 from minixvm.include.pm import PM_EXIT
+from minixvm.include.rs import CRASH_TEXT_MAX, RS_CRASH_REPORT, RS_INIT, RsCrashReport, RsInit
 from minixvm.include.vm import (
     MAP_ANON,
     MAP_PREALLOC,
@@ -72,6 +75,7 @@ class SysLib:
         self._static = port.data_base + STATIC_OFFSET
         self.grants = GrantTable(self)
         self._panicking = False
+        self.notified = False
         # asynsend's table in this process's memory (0: not made yet), and
         # the entries the kernel may still have to deliver: [first, next).
         self._asyn = 0
@@ -88,9 +92,33 @@ class SysLib:
         return self.port.sendnb(dst, m.buf)
 
     def receive(self, src: int = ANY) -> tuple[int, Message | None]:
-        """Blocking receive from ``src`` or ANY; the message in the layout of its type."""
-        r, data = self.port.receive(src)
-        return r, None if data is None else Message.decode(data)
+        """Blocking receive from ``src`` or ANY; the message in the layout of
+        its type. As MINIX's sef_receive, RS's pings are answered here and
+        never returned: a service answers them whatever it waits for.
+        ``notified`` says whether the message is a notification."""
+        while True:
+            r, data = self.port.receive(src)
+            self.notified = self.port.notified
+            if r == OK and self.notified and data is not None and src != RS_PROC_NR \
+                    and Message.decode(data).m_source == RS_PROC_NR:
+                self.port.notify(RS_PROC_NR)
+                continue
+            return r, None if data is None else Message.decode(data)
+
+    def sef_startup(self) -> int:
+        """Wait for RS's init message, answer it (OK); the init type
+        (SEF_INIT_FRESH, or SEF_INIT_RESTART for a restarted instance).
+        A ping that comes first is answered."""
+        while True:
+            r, m = self.receive(RS_PROC_NR)
+            if r != OK or m is None:
+                return r
+            if self.notified:
+                self.port.notify(RS_PROC_NR)
+                continue
+            if m.m_type == RS_INIT:
+                self.send(RS_PROC_NR, RsInit(RS_INIT, result=OK))
+                return RsInit.view(m.buf).type
 
     def sendrec(self, dst: int, m: Message) -> tuple[int, Message | None]:
         """Send and wait for the reply (in the request's layout)."""
@@ -101,10 +129,12 @@ class SysLib:
         """Post a notification."""
         return self.port.notify(dst)
 
-    def asynsend(self, dst: int, m: Message) -> int:
+    def asynsend(self, dst: int, m: Message, flags: int = 0) -> int:
         """Send ``m`` to ``dst`` without waiting: the kernel delivers it when
-        ``dst`` receives (MINIX asynsend). OK, or an error: no memory for the
-        table, or EAGAIN if it is full of messages not yet delivered."""
+        ``dst`` receives (MINIX asynsend3). AMF_NOREPLY in ``flags``: ``m`` is
+        not an answer, so it waits while ``dst`` waits for a reply. OK, or an
+        error: no memory for the table, or EAGAIN if it is full of messages
+        not yet delivered."""
         if not self._asyn:
             table = self.minix_mmap(_ASYN_BYTES)
             if table < 0:
@@ -119,7 +149,7 @@ class SysLib:
             self._asyn_compact()
         full = self._asyn_next == ASYN_NR
         if not full:
-            entry = ASYNMSG.pack(AMF_VALID, dst, 0, bytes(m.buf))
+            entry = ASYNMSG.pack(AMF_VALID | flags, dst, 0, bytes(m.buf))
             self.mem_write(self._asyn + self._asyn_next * ASYNMSG_SIZE, entry)
             self._asyn_next += 1
         r = self.port.senda(self._asyn + self._asyn_first * ASYNMSG_SIZE,
@@ -328,6 +358,23 @@ class SysLib:
 
     # -- output and failure ------------------------------------------------------
 
+    def crash_report(self, text: str) -> None:
+        """Hand RS the text of this process's panic (RS keeps it for a
+        service it started, and answers anyone else EPERM)."""
+        data = text.encode()[:CRASH_TEXT_MAX]
+        self.mem_write(self._static, data)
+        grant = self.grants.cpf_grant_direct(RS_PROC_NR, self._static, len(data), CPF_READ)
+        if grant >= 0:
+            self.sendrec(RS_PROC_NR, RsCrashReport(RS_CRASH_REPORT, grant=grant,
+                                                  length=len(data)))
+            self.grants.cpf_revoke(grant)
+
+    def sys_setalarm(self, ticks: int, absolute: bool = False) -> int:
+        """Have CLOCK notify this process after ``ticks`` (or at uptime
+        ``ticks``; 0 cancels); the ticks left on the previous alarm."""
+        m = self.kernel_call(com.SYS_SETALARM, exp_time=ticks, abs_time=int(absolute))
+        return m.m_type if m.m_type < 0 else m.exp_time
+
     def printf(self, fmt: str, *args: Any) -> None:
         """printf for system processes: straight to the console through the kernel."""
         self.sys_diagctl(fmt % args if args else fmt)
@@ -344,8 +391,10 @@ class SysLib:
         name, endpoint, _ = self.sys_whoami()
         self.printf("%s(%d): panic: %s\n", name, endpoint, fmt % args if args else fmt)
         frames = [f.name for f in traceback.extract_stack()[:-1]]
-        self.printf("syslib:panic.c: stacktrace: %s\n", " ".join(frames[-8:]))
+        stack = " ".join(frames[-8:])
+        self.printf("syslib:panic.c: stacktrace: %s\n", stack)
         if endpoint in (PM_PROC_NR, VM_PROC_NR):
             self.sys_abort()
+        self.crash_report(f"{fmt % args if args else fmt}\nstacktrace: {stack}")
         self.taskcall(PM_PROC_NR, PM_EXIT, status=1)
         raise MinixError(1, f"{name} could not exit after a panic")

@@ -12,8 +12,11 @@ not followed by a flush is not seen.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 from minixvm.machine.ram import RAM
 
@@ -32,6 +35,8 @@ I386_BIG_PAGE_SIZE = 4 << 20
 I386_BIG_ADDR_MASK = 0xFFC00000
 I386_VM_DIR_ENTRIES = 1024
 I386_VM_PT_ENTRIES = 1024
+PAGE_BYTES = 0x1000
+_STEPS = np.arange(I386_VM_PT_ENTRIES, dtype=np.uint32) << 12  # a run's frame offsets
 
 
 def pde_index(vaddr: int) -> int:
@@ -40,6 +45,14 @@ def pde_index(vaddr: int) -> int:
 
 def pte_index(vaddr: int) -> int:
     return (vaddr >> 12) & 0x3FF
+
+
+def _append(pieces: list[tuple[int, int]], addr: int, length: int) -> None:
+    """Add a physical piece, merging it with the last one where they touch."""
+    if pieces and pieces[-1][0] + pieces[-1][1] == addr:
+        pieces[-1] = (pieces[-1][0], pieces[-1][1] + length)
+    else:
+        pieces.append((addr, length))
 
 
 class PageFault(Exception):
@@ -88,6 +101,8 @@ class MMU:
         # "write ok" also means D is already set, so a write hit needs no walk.
         self._tlb: dict[int, dict[int, tuple[int, bool, bool]]] = {}
         self.walks = 0
+        # Page tables read as one array by translate_range (one per 4 MiB of a copy).
+        self.table_walks = 0
         self.flushes = 0
         # Told of every flush (the CPU's own TLB follows the MMU's).
         self.flush_listeners: list[Callable[[int | None], None]] = []
@@ -140,18 +155,79 @@ class MMU:
         self, cr3: int, vaddr: int, n: int, write: bool, user: bool
     ) -> list[tuple[int, int]]:
         """Physical pieces (address, length) covering [vaddr, vaddr+n), merged where
-        physically contiguous; raises PageFault at the first page that fails."""
-        pieces: list[tuple[int, int]] = []
+        physically contiguous; raises PageFault at the first page that fails.
+
+        A range within one page goes through the TLB like any access. A longer
+        one (a kernel copy) is walked a page table at a time, as MINIX's kernel
+        reaches process memory through page-directory entries of its own that
+        it reloads for each copy: the tables' entries are read and checked as
+        one array, and A (and D) set on the entries used."""
+        if n <= 0:
+            return []
         end = vaddr + n
-        while vaddr < end:
-            chunk = min(end, (vaddr | 0xFFF) + 1) - vaddr
-            paddr = self.translate(cr3, vaddr, write, user)
-            if pieces and pieces[-1][0] + pieces[-1][1] == paddr:
-                pieces[-1] = (pieces[-1][0], pieces[-1][1] + chunk)
-            else:
-                pieces.append((paddr, chunk))
-            vaddr += chunk
+        if (vaddr ^ (end - 1)) >> 12 == 0:
+            return [(self.translate(cr3, vaddr, write, user), n)]
+        pieces: list[tuple[int, int]] = []
+        page = vaddr & ~0xFFF
+        while page < end:
+            stop = min(end, (page | 0x3FFFFF) + 1)
+            self._table_pieces(cr3, page, stop, write, user, pieces, vaddr)
+            page = stop
+        head = vaddr & 0xFFF
+        first_addr, first_len = pieces[0]
+        pieces[0] = (first_addr + head, first_len - head)
+        last_addr, last_len = pieces[-1]
+        pieces[-1] = (last_addr, last_len - (-end & 0xFFF))
         return pieces
+
+    def _table_pieces(self, cr3: int, page: int, stop: int, write: bool, user: bool,
+                      pieces: list[tuple[int, int]], start: int) -> None:
+        """Append the whole-page pieces of [page, stop), all under one PDE, to
+        ``pieces`` (merging with the last one); a fault names ``start`` if it is
+        in the first page of the whole range."""
+        self.table_walks += 1
+        ram = self.ram
+        pde_addr = cr3 + (page >> 22) * 4
+        pde = ram.read_u32(pde_addr)
+        npages = (stop - page + 0xFFF) >> 12
+        if not pde & PTE_P:
+            raise PageFault(max(page, start), write, user, False)
+        if pde & PTE_PS:
+            if (write and not pde & PTE_W) or (user and not pde & PTE_U):
+                raise PageFault(max(page, start), write, user, True)
+            new = pde | PTE_A | (PTE_D if write else 0)
+            if new != pde:
+                ram.write_u32(pde_addr, new)
+            _append(pieces, (pde & I386_BIG_ADDR_MASK) | (page & 0x3FF000), npages << 12)
+            return
+        if not pde & PTE_A:
+            ram.write_u32(pde_addr, pde | PTE_A)
+        first = ((pde & I386_VM_ADDR_MASK) >> 2) + ((page >> 12) & 0x3FF)
+        entries = ram.array[first : first + npages]
+        need = PTE_P | (PTE_W if write else 0) | (PTE_U if user else 0)
+        used = PTE_A | (PTE_D if write else 0)
+        # The common case first: every entry allowed, one physical run.
+        x = entries & (I386_VM_ADDR_MASK | need)
+        base = int(x[0])
+        if (base & need == need and pde & need == need
+                and np.array_equal(x, base + _STEPS[:npages])):
+            entries |= used
+            _append(pieces, base & I386_VM_ADDR_MASK, npages << 12)
+            return
+        bad = np.flatnonzero((entries & need) != need)
+        ok = npages if not len(bad) else int(bad[0])
+        if (write and not pde & PTE_W) or (user and not pde & PTE_U):
+            ok = 0
+        if ok:
+            entries[:ok] |= used
+            frames = entries[:ok] & I386_VM_ADDR_MASK
+            runs = np.flatnonzero(np.diff(frames) != PAGE_BYTES) + 1
+            bounds = [0, *runs.tolist(), ok]
+            for a, b in itertools.pairwise(bounds):
+                _append(pieces, int(frames[a]), (b - a) << 12)
+        if ok < npages:
+            addr = max(page + (ok << 12), start)
+            raise PageFault(addr, write, user, bool(entries[ok] & PTE_P))
 
     def flush(self, cr3: int | None = None) -> None:
         """Forget cached translations: of one address space, or of all."""

@@ -10,6 +10,9 @@ from __future__ import annotations
 import mmap
 import re
 
+import numpy as np
+import numpy.typing as npt
+
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
 MIN_RAM = 16 << 20
@@ -47,6 +50,9 @@ class RAM:
         self._buf = mmap.mmap(-1, size)
         self.mv = memoryview(self._buf)
         self.words = self.mv.cast("I")
+        # The same words as an array, for operations on many page-table entries
+        # at once. Use it through the attribute, never keep it: close() drops it.
+        self.array: npt.NDArray[np.uint32] = np.frombuffer(self._buf, dtype=np.uint32)
 
     def _check(self, paddr: int, n: int) -> None:
         if paddr < 0 or n < 0 or paddr + n > self.size:
@@ -92,6 +98,7 @@ class RAM:
 
     def close(self) -> None:
         """Release the host buffer."""
+        self.array = np.empty(0, dtype=np.uint32)
         self.words.release()
         self.mv.release()
         self._buf.close()

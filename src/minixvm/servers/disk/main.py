@@ -45,17 +45,20 @@ class Disk:
         self.medium: Medium | None = None
         self.fail_io: Callable[[int], bool] | None = None
         self.bounce = 0
+        self.transfers = 0  # requests this instance served
         try:
             self.medium = open_medium(media)
         except OSError as e:
             sys.printf("disk: cannot open %s: %s\n", media, e.strerror)
 
     def main(self) -> None:
+        # A restarted driver starts as a fresh one: the medium keeps the data.
+        self.sys.sef_startup()
         driver = BlockDriver(self.sys, self)
         while True:
             r, m = self.sys.receive()
-            # Kernel tasks send only notifications, and those take no reply.
-            if r != OK or m is None or m.m_source < 0:
+            # Notifications take no reply.
+            if r != OK or m is None or self.sys.notified:
                 continue
             driver.process(m)
 
@@ -88,6 +91,7 @@ class Disk:
             return -EROFS
         if self.fail_io is not None and self.fail_io(pos):
             return -EIO
+        self.transfers += 1
         bounce = self.bounce_buffer()
         if bounce < 0:
             return bounce

@@ -35,7 +35,7 @@ from minixvm.include.vm import (
     make64,
     split64,
 )
-from minixvm.lib.bdev import bdev_read, bdev_scatter, bdev_write
+from minixvm.lib.bdev import BdevDriver
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 
@@ -71,7 +71,7 @@ class Buf:
 class Cache:
     """The buffers of one mounted device."""
 
-    def __init__(self, sys: SysLib, stats: MfsStats, driver: int, dev: int,
+    def __init__(self, sys: SysLib, stats: MfsStats, driver: BdevDriver, dev: int,
                  block_size: int, nbufs: int, use_vm: bool) -> None:
         self.sys = sys
         self.stats = stats
@@ -114,8 +114,7 @@ class Cache:
         if self.use_vm and self._yield_get(buf.addr, yield_id, block) == OK:
             self.stats.vm_hits += 1
             return buf
-        r = bdev_read(self.sys, self.driver, self.minor, block * self.block_size, buf.addr,
-                      self.block_size)
+        r = self.driver.read(self.minor, block * self.block_size, buf.addr, self.block_size)
         if r != self.block_size:
             buf.valid = False
             self.put_block(buf)
@@ -215,10 +214,9 @@ class Cache:
         """Write the dirty buffers of consecutive blocks ``run``; EIO if the disk fails."""
         pos, n = run[0].block * self.block_size, len(run) * self.block_size
         if len(run) == 1:
-            r = bdev_write(self.sys, self.driver, self.minor, pos, run[0].addr, n)
+            r = self.driver.write(self.minor, pos, run[0].addr, n)
         else:
-            r = bdev_scatter(self.sys, self.driver, self.minor, pos,
-                             [(b.addr, self.block_size) for b in run])
+            r = self.driver.scatter(self.minor, pos, [(b.addr, self.block_size) for b in run])
         if r != n:
             raise RequestError(EIO)
         for buf in run:

@@ -22,6 +22,7 @@ from minixvm.include import vfsif
 from minixvm.include.com import VFS_PROC_NR
 from minixvm.include.ipc import Message
 from minixvm.include.mfs import MAX_BLOCK_SIZE, Superblock
+from minixvm.lib.bdev import BdevDriver
 from minixvm.lib.sys import SysLib
 from minixvm.servers.mfs import link, misc, mount, path, protect, read, stadir
 from minixvm.servers.mfs.cache import Cache, MfsStats
@@ -78,7 +79,7 @@ class MfsOptions:
 class Volume:
     """The mounted file system."""
 
-    driver: int  # the block driver's endpoint
+    driver: BdevDriver  # the block driver, followed across its restarts
     dev: int
     sb: Superblock
     super_raw: bytes  # the superblock's 1024 bytes as read (the rest is kept)
@@ -123,13 +124,14 @@ class MFS:
         return self.vol.cache
 
     def main(self) -> None:
+        self.sys.sef_startup()
         self.scratch = self.sys.minix_mmap(SCRATCH_SIZE)
         self.zeros = self.sys.minix_mmap(MAX_BLOCK_SIZE)
         if self.scratch < 0 or self.zeros < 0:
             self.sys.panic("cannot map its buffers")
         while True:
             r, m = self.sys.receive()
-            if r != OK or m is None or m.m_source < 0:
+            if r != OK or m is None or self.sys.notified:
                 continue
             self.sys.sendnb(m.m_source, self.reply(m))
 

@@ -29,7 +29,7 @@ from minixvm.include.vfsif import (
     ReqReadsuper,
 )
 from minixvm.include.vm import VM_FORGETBLOCKS, VM_INFO, VMIW_STATS, VMStatsInfo
-from minixvm.lib.bdev import bdev_close, bdev_open, bdev_read
+from minixvm.lib.bdev import BdevDriver
 from minixvm.lib.ds import ds_retrieve_label_num
 from minixvm.servers.mfs.cache import BUF_SIZE, Cache
 from minixvm.servers.mfs.const import BULK_BUF, MEMORY_MAJOR, MIN_BUFS, SUPER_BUF
@@ -53,12 +53,14 @@ def do_readsuper(fs: MFS, m: ReqReadsuper) -> ReqReadsuper:
     raw = copy_in(fs, m.grant, SUPER_BUF, m.path_len)
     if raw[-1] != 0:
         raise RequestError(EINVAL)
-    r, driver = ds_retrieve_label_num(fs.sys, raw.split(b"\0", 1)[0].decode("latin-1"))
+    label = raw.split(b"\0", 1)[0].decode("latin-1")
+    r, endpoint = ds_retrieve_label_num(fs.sys, label)
     if r != OK:
         raise RequestError(EINVAL)
+    driver = BdevDriver(fs.sys, label, endpoint)
     readonly = bool(m.flags & REQ_RDONLY)
     dev, minor = m.dev, m.dev & 0xFF
-    if bdev_open(fs.sys, driver, minor, BDEV_R_BIT | (0 if readonly else BDEV_W_BIT)) != OK:
+    if driver.open(minor, BDEV_R_BIT | (0 if readonly else BDEV_W_BIT)) != OK:
         raise RequestError(EINVAL)
     try:
         sb, super_raw = read_super(fs, driver, minor)
@@ -78,7 +80,7 @@ def do_readsuper(fs: MFS, m: ReqReadsuper) -> ReqReadsuper:
             fs.inodes.clear()
             fs.mounted.cache.close()
             fs.mounted = None
-        bdev_close(fs.sys, driver, minor)
+        driver.close(minor)
         raise RequestError(EINVAL) from None
     d = root.d
     # VFS learns of a mount made read-only by the clean rule (res_flags).
@@ -99,7 +101,7 @@ def apply_clean_rule(fs: MFS, vol: Volume) -> None:
     write_super(fs)
 
 
-def bufs_heuristic(fs: MFS, driver: int, sb: Superblock, dev: int) -> int:
+def bufs_heuristic(fs: MFS, driver: BdevDriver, sb: Superblock, dev: int) -> int:
     """MINIX fs_bufs_heuristic: buffers for at most 10% of free memory, 40
     KiB per square root of the KiB the file system uses, half the file
     system; at least MIN_BUFS (and just that for a RAM disk)."""
@@ -117,7 +119,7 @@ def bufs_heuristic(fs: MFS, driver: int, sb: Superblock, dev: int) -> int:
     return max(MIN_BUFS, min(fs_bufs, mem_bufs))
 
 
-def free_zones(fs: MFS, driver: int, minor: int, sb: Superblock) -> int:
+def free_zones(fs: MFS, driver: BdevDriver, minor: int, sb: Superblock) -> int:
     """The clear bits of the zone bitmap, read straight from the disk (the
     cache is not there yet)."""
     per_block = sb.block_size * 8
@@ -129,7 +131,7 @@ def free_zones(fs: MFS, driver: int, minor: int, sb: Superblock) -> int:
         if bits <= 0:
             break
         pos = (START_BLOCK + sb.imap_blocks + i) * sb.block_size
-        if bdev_read(fs.sys, driver, minor, pos, addr, sb.block_size) != sb.block_size:
+        if driver.read(minor, pos, addr, sb.block_size) != sb.block_size:
             raise RequestError(EINVAL)
         fs.stats.disk_reads += 1
         used = int.from_bytes(fs.sys.mem_read(addr, sb.block_size), "little")
@@ -151,7 +153,7 @@ def do_unmount(fs: MFS, m: ReqNoArgs) -> int:
         write_super(fs)
     fs.inodes.clear()
     vol.cache.close()
-    bdev_close(fs.sys, vol.driver, vol.dev & 0xFF)
+    vol.driver.close(vol.dev & 0xFF)
     fs.mounted = None
     return OK
 

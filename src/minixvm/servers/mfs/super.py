@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from minixvm.errors import EINVAL, EIO, ENOSPC, RequestError
 from minixvm.include.mfs import NO_ZONE, START_BLOCK, SUPER_OFFSET, Superblock
-from minixvm.lib.bdev import bdev_read, bdev_size, bdev_write
+from minixvm.lib.bdev import BdevDriver
 from minixvm.servers.mfs.const import SUPER_BUF
 
 if TYPE_CHECKING:
@@ -24,17 +24,17 @@ SUPER_SIZE = 1024  # the bytes MFS reads and writes back (two sectors)
 NO_BIT = -1
 
 
-def read_super(fs: MFS, driver: int, minor: int) -> tuple[Superblock, bytes]:
+def read_super(fs: MFS, driver: BdevDriver, minor: int) -> tuple[Superblock, bytes]:
     """The superblock of the device and its raw bytes; EINVAL if it is not
     a MINIX v3 file system MFS can mount, or is larger than the device."""
     buf = fs.scratch + SUPER_BUF
-    if bdev_read(fs.sys, driver, minor, SUPER_OFFSET, buf, SUPER_SIZE) != SUPER_SIZE:
+    if driver.read(minor, SUPER_OFFSET, buf, SUPER_SIZE) != SUPER_SIZE:
         raise RequestError(EINVAL)
     raw = fs.sys.mem_read(buf, SUPER_SIZE)
     sb = Superblock.unpack(raw)
     problem = sb.problem() or layout_problem(sb)
     if problem is None:
-        size = bdev_size(fs.sys, driver, minor)
+        size = driver.size(minor)
         if size >= 0 and sb.blocks * sb.block_size > size:
             problem = f"{sb.blocks} blocks on a device of {size} bytes"
     if problem is not None:
@@ -58,7 +58,7 @@ def write_super(fs: MFS) -> None:
     raw = packed + vol.super_raw[len(packed):]
     buf = fs.scratch + SUPER_BUF
     fs.sys.mem_write(buf, raw)
-    if bdev_write(fs.sys, vol.driver, vol.dev & 0xFF, SUPER_OFFSET, buf, SUPER_SIZE) != SUPER_SIZE:
+    if vol.driver.write(vol.dev & 0xFF, SUPER_OFFSET, buf, SUPER_SIZE) != SUPER_SIZE:
         raise RequestError(EIO)
     vol.super_raw = raw
     fs.stats.disk_writes += 1

@@ -32,12 +32,13 @@ from minixvm.errors import (
     OK,
 )
 from minixvm.include.arch import DEFAULT_STACK_SIZE, PY_DATA_BASE
-from minixvm.include.com import VFS_PROC_NR
+from minixvm.include.com import RS_PROC_NR, VFS_PROC_NR
 from minixvm.include.ipc import Message
 from minixvm.include.pm import (
     EXC_NM_RF_ALLOW_SETUID,
     EXEC_INFO,
     PATH_MAX,
+    ExecRestart,
     PmExec,
     PmNewexec,
 )
@@ -52,7 +53,7 @@ from minixvm.lib.exec import (
     text_image,
 )
 from minixvm.servers.pm.forkexit import exit_proc, tell_vfs, vfs_done
-from minixvm.servers.pm.mproc import PARTIAL_EXEC, MProc
+from minixvm.servers.pm.mproc import PARTIAL_EXEC, SRV_NEW, MProc
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
@@ -155,17 +156,20 @@ def copy_frame(pm: PM, info: ExecInfo) -> int:
 
 
 def do_newexec(pm: PM, mp: MProc, m: Message) -> Message:
-    """PM_NEWEXEC (VFS only): the process being exec'ed has a new image;
+    """PM_NEWEXEC (VFS, or RS for a service it starts): the process being
+    exec'ed has a new image;
     PM takes its name, break and frame address from the exec_info in VFS's
     memory. From here on a failure kills it (PARTIAL_EXEC)."""
-    if m.m_source != VFS_PROC_NR:
+    if m.m_source not in (VFS_PROC_NR, RS_PROC_NR):
         return PmNewexec(-EPERM)
     req = PmNewexec.view(m.buf)
     rmp = pm.by_endpoint(req.endpoint)
     if rmp is None:
         return PmNewexec(-ESRCH)
-    if rmp.vfs_call != VFS_PM_EXEC:
+    if m.m_source == VFS_PROC_NR and rmp.vfs_call != VFS_PM_EXEC:
         return PmNewexec(-EINVAL)  # VFS is not exec'ing it for PM
+    if m.m_source == RS_PROC_NR and not rmp.flags & SRV_NEW:
+        return PmNewexec(-EINVAL)  # not a service RS is starting
     buf = pm.scratch(EXEC_INFO.size)
     r = pm.sys.sys_vircopy(m.m_source, req.info, pm.sys.endpoint, buf, EXEC_INFO.size)
     if r != OK:
@@ -202,3 +206,21 @@ def exec_restart(pm: PM, m: Message) -> None:
     elif r != OK:
         pm.reply(mp, PmExec(r))
     pm.restart_sigs(mp)
+
+
+def do_exec_restart(pm: PM, mp: MProc, m: Message) -> Message:
+    """EXEC_RESTART (RS only): RS has loaded a new service's image: start it
+    at ``pc`` with its frame at ``sp``, or (``result`` an error) kill it."""
+    if mp.slot != RS_PROC_NR:
+        return Message(-EPERM)
+    req = ExecRestart.view(m.buf)
+    rmp = pm.by_endpoint(req.endpoint)
+    if rmp is None or not rmp.flags & SRV_NEW:
+        return Message(-EINVAL)
+    rmp.flags &= ~(SRV_NEW | PARTIAL_EXEC)
+    r = req.result
+    if r == OK:
+        r = pm.sys.sys_exec(rmp.endpoint, pc=req.pc, name=rmp.name, sp=req.sp)
+    if r != OK:
+        exit_proc(pm, rmp, W_EXITCODE(0, SIGKILL))
+    return Message(r)

@@ -11,13 +11,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EAGAIN, ECHILD, EDEADSRCDST, EINVAL, EPERM, OK
-from minixvm.include.com import _ENDPOINT_P, INIT_PROC_NR, PM_PROC_NR, VFS_PROC_NR
-from minixvm.include.ipc import Message
-from minixvm.include.pm import PM_WAIT, PmExit, PmFork, PmWaitpid
+from minixvm.include.com import (
+    _ENDPOINT_P,
+    INIT_PROC_NR,
+    PM_PROC_NR,
+    RS_PROC_NR,
+    SYS_PRIV_DISALLOW,
+    VFS_PROC_NR,
+)
+from minixvm.include.ipc import AMF_NOREPLY, Message
+from minixvm.include.pm import PM_WAIT, PmExit, PmFork, PmWaitpid, SrvFork
 from minixvm.include.signal import WNOHANG, WUNTRACED
 from minixvm.include.vfs import VFS_PM_EXIT, VFS_PM_FORK, VfsPmExit, VfsPmFork
 from minixvm.include.vm import VM_EXIT, VM_FORK, VM_WILLEXIT
-from minixvm.servers.pm.mproc import IN_USE, WAITING, ZOMBIE, MProc
+from minixvm.servers.pm.mproc import IN_USE, SRV_NEW, WAITING, ZOMBIE, MProc
 
 if TYPE_CHECKING:
     from minixvm.servers.pm.main import PM
@@ -29,20 +36,41 @@ WAIT_OPTIONS = WNOHANG | WUNTRACED
 def do_fork(pm: PM, mp: MProc, m: Message) -> Message | None:
     """PM_FORK: a copy of the caller; once VFS has copied its files, the
     child's reply is 0, the parent's the child's pid (and endpoint)."""
+    return fork_proc(pm, mp, service=False)
+
+
+def do_srv_fork(pm: PM, mp: MProc, m: Message) -> Message | None:
+    """SRV_FORK (RS only): a child of RS that is a system process and does
+    not run (RTS_NO_PRIV) until RS has exec'ed it and allowed it to."""
+    if mp.slot != RS_PROC_NR:
+        return PmFork(-EPERM)
+    return fork_proc(pm, mp, service=True)
+
+
+def fork_proc(pm: PM, mp: MProc, service: bool) -> Message | None:
+    """Fork ``mp``; a process's answers wait for VFS (``fork_restart``)."""
     slot = pm.free_slot()
     if slot is None:
         return PmFork(-EAGAIN)
     reply = pm.sys.vm_call(VM_FORK, parent=mp.endpoint, slot=slot)
     if reply.m_type != OK:
         return PmFork(reply.m_type)
-    child = MProc(slot, reply.child_ep, pm.new_pid(), mp.slot, mp.name, brk=mp.brk)
+    child = MProc(slot, reply.child_ep, pm.new_pid(), mp.slot, mp.name, brk=mp.brk,
+                  system=service, flags=IN_USE | (SRV_NEW if service else 0))
     pm.mproc[slot] = child
+    if service:
+        pm.sys.sys_privctl(child.endpoint, SYS_PRIV_DISALLOW)
     r = tell_vfs(pm, VfsPmFork(VFS_PM_FORK, endpoint=mp.endpoint, child=child.endpoint,
                                child_pid=child.pid))
     if r != OK:
         destroy(pm, child)
         del pm.mproc[slot]
         return PmFork(-EAGAIN)
+    if service:
+        # RS need not wait for VFS (which may itself wait for the driver RS
+        # is restarting): the child cannot run before RS starts it, and by
+        # then VFS has PM's message queued ahead of any the child could send.
+        return SrvFork(child.pid, endpoint=child.endpoint)
     mp.vfs_call = child.vfs_call = VFS_PM_FORK
     return SUSPEND
 
@@ -115,7 +143,8 @@ def tell_vfs(pm: PM, m: Message) -> int:
     later. OK, or the reason VFS cannot be asked (it is gone)."""
     if pm.by_endpoint(VFS_PROC_NR) is None:
         return -EDEADSRCDST
-    return pm.sys.asynsend(VFS_PROC_NR, m)
+    # Not an answer: it must not end a sendrec VFS has going to PM (PM_NEWEXEC).
+    return pm.sys.asynsend(VFS_PROC_NR, m, AMF_NOREPLY)
 
 
 def vfs_done(mp: MProc) -> None:

@@ -74,6 +74,8 @@ CALLS: dict[int, Handler] = {
     calls.PM_BRK: do_brk,
     calls.PM_EXEC: pm_exec.do_exec,
     calls.PM_NEWEXEC: pm_exec.do_newexec,
+    calls.SRV_FORK: forkexit.do_srv_fork,
+    calls.EXEC_RESTART: pm_exec.do_exec_restart,
     calls.PM_REBOOT: misc.do_reboot,
 }
 

@@ -9,6 +9,7 @@ WAITING = 0x02
 ZOMBIE = 0x04
 EXITING = 0x08
 PARTIAL_EXEC = 0x10  # VFS has loaded part of a new image: a failure now kills
+SRV_NEW = 0x20  # a child of RS that has not been started yet (SRV_FORK)
 
 
 @dataclass(eq=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EINVAL, EPERM, ESRCH, OK
-from minixvm.include.com import NONE
+from minixvm.include.com import INIT_PROC_NR, NONE
 from minixvm.include.ipc import Message
 from minixvm.include.pm import PmKill
 from minixvm.include.signal import _NSIG, SIGCHLD, W_EXITCODE
@@ -31,7 +31,9 @@ def do_kill(pm: PM, mp: MProc, m: Message) -> Message:
     target = pm.by_pid(req.pid)
     if target is None:
         return PmKill(-ESRCH)
-    if target.system and not mp.system:
+    # A user may not signal a system process, nor anyone a boot server: the
+    # system cannot go on without them (RS stops only the services it started).
+    if target.system and not mp.system or target.system and target.slot < INIT_PROC_NR:
         return PmKill(-EPERM)
     if req.sig:
         r = pm.sys.sys_kill(target.endpoint, req.sig)

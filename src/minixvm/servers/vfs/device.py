@@ -18,7 +18,7 @@ from minixvm.include.dev import DEV_READ, DEV_WRITE, DevIo
 from minixvm.include.grant import CPF_READ, CPF_WRITE
 from minixvm.lib.bdev import bdev_read, bdev_write
 from minixvm.lib.sys import SysLib
-from minixvm.servers.vfs.dmap import dmap_of, minor
+from minixvm.servers.vfs.dmap import dmap_of, driver_endpoint, minor
 from minixvm.servers.vfs.request import call, grant_user
 
 if TYPE_CHECKING:
@@ -42,11 +42,14 @@ def char_io(sys: SysLib, dev: int, write: bool, who: int, addr: int, nbytes: int
     if not write and not d.has_input:
         return 0
     dev_minor = minor(dev) if d.minor is None else d.minor
+    driver = driver_endpoint(sys, d)
+    if driver < 0:
+        return -ENXIO
 
     def piece(done: int) -> tuple[int, int]:
         n = min(CHUNK, nbytes - done)
-        with grant_user(sys, d.driver, who, addr + done, n, CPF_READ if write else CPF_WRITE) as g:
-            return n, call(sys, d.driver, DevIo(DEV_WRITE if write else DEV_READ,
+        with grant_user(sys, driver, who, addr + done, n, CPF_READ if write else CPF_WRITE) as g:
+            return n, call(sys, driver, DevIo(DEV_WRITE if write else DEV_READ,
                                                 minor=dev_minor, endpt=who, count=n,
                                                 position=pos + done, grant=g)).m_type
 
@@ -58,7 +61,8 @@ def block_io(vfs: VFS, dev: int, write: bool, who: int, addr: int, nbytes: int,
     """Move ``nbytes`` between ``who``'s memory and block device ``dev`` at
     ``pos``: the bytes moved (fewer at the device's end), or -errno."""
     d = dmap_of(dev)
-    if d is None:
+    driver = -ENXIO if d is None else driver_endpoint(vfs.sys, d)
+    if driver < 0:
         return -ENXIO
     buf = vfs.scratch(BLOCK_CHUNK + SECTOR_SIZE)
 
@@ -67,7 +71,7 @@ def block_io(vfs: VFS, dev: int, write: bool, who: int, addr: int, nbytes: int,
         start = here - here % SECTOR_SIZE
         n = min(nbytes - done, BLOCK_CHUNK - (here - start))
         span = -(-(here + n) // SECTOR_SIZE) * SECTOR_SIZE - start
-        return n, block_piece(vfs, d.driver, minor(dev), write, who, addr + done, here - start,
+        return n, block_piece(vfs, driver, minor(dev), write, who, addr + done, here - start,
                               n, start, span, buf)
 
     return in_pieces(nbytes, piece)

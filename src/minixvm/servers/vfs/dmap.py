@@ -1,16 +1,20 @@
 """The device table (MINIX vfs/dmap.c): which driver serves a major device.
 
-A device number is major << 8 | minor. The drivers are boot processes, so
-their endpoints are fixed; the label is the driver's name in DS (what a
-file server is told to find its block driver by).
+A device number is major << 8 | minor. The memory driver and the console
+are boot processes, with fixed endpoints; the disk driver is a service RS
+starts (and restarts into a new endpoint), so VFS finds it by its label
+in DS, which is also what a file server is told to find its driver by.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from minixvm.include.com import DISK_PROC_NR, MEM_PROC_NR, TTY_PROC_NR
+from minixvm.errors import OK
+from minixvm.include.com import MEM_PROC_NR, TTY_PROC_NR
 from minixvm.include.dev import CONSOLE_MINOR
+from minixvm.lib.ds import ds_retrieve_label_num
+from minixvm.lib.sys import SysLib
 
 MEMORY_MAJOR = 1  # minor 0 /dev/ram (block), 1 /dev/mem, 3 /dev/null, 5 /dev/zero
 DISK_MAJOR = 3  # minor 0 /dev/c0d0 (block)
@@ -24,7 +28,7 @@ class Dmap:
     """A major device's driver."""
 
     label: str
-    driver: int
+    driver: int | None  # its endpoint (None: a service RS starts, found by label)
     # False: reading gives end of file (the console has no keyboard).
     has_input: bool = True
     # Every minor of the major is this one of the driver's (/dev/tty).
@@ -33,7 +37,7 @@ class Dmap:
 
 DMAP = {
     MEMORY_MAJOR: Dmap("memory", MEM_PROC_NR),
-    DISK_MAJOR: Dmap("disk", DISK_PROC_NR),
+    DISK_MAJOR: Dmap("disk", None),
     TTY_MAJOR: Dmap("tty", TTY_PROC_NR, has_input=False),
     CTTY_MAJOR: Dmap("tty", TTY_PROC_NR, has_input=False, minor=CONSOLE_MINOR),
 }
@@ -49,6 +53,14 @@ def minor(dev: int) -> int:
 
 def dmap_of(dev: int) -> Dmap | None:
     return DMAP.get(major(dev))
+
+
+def driver_endpoint(sys: SysLib, d: Dmap) -> int:
+    """The endpoint of ``d``'s driver now (a restarted driver has a new one), or -errno."""
+    if d.driver is not None:
+        return d.driver
+    r, endpoint = ds_retrieve_label_num(sys, d.label)
+    return endpoint if r == OK else r
 
 
 def dev_of_label(label: str) -> int | None:

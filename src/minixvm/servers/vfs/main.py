@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from minixvm.errors import ENOMEM, ENOSYS, EPERM, OK, RequestError
 from minixvm.include import vfs as calls
-from minixvm.include.com import NONE, PM_PROC_NR
+from minixvm.include.com import DS_PROC_NR, NONE, PM_PROC_NR
+from minixvm.include.ds import DSF_INITIAL, DSF_TYPE_LABEL
 from minixvm.include.ipc import Message
 from minixvm.include.vfs import (
     O_RDWR,
@@ -39,6 +40,7 @@ from minixvm.include.vfs import (
     VfsPmReboot,
 )
 from minixvm.include.vm import VM_MUNMAP
+from minixvm.lib.ds import ds_check_all, ds_retrieve_label_num, ds_subscribe
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vfs import link, misc, protect, read, stadir
@@ -46,7 +48,14 @@ from minixvm.servers.vfs.dmap import CONSOLE_DEV
 from minixvm.servers.vfs.exec import pm_exec
 from minixvm.servers.vfs.filedes import Filp
 from minixvm.servers.vfs.fproc import FProc, exit_fproc, fork_fproc
-from minixvm.servers.vfs.mount import Vmnt, do_mount, do_umount, mount_root, unmount_all
+from minixvm.servers.vfs.mount import (
+    ROOT_FS_LABEL,
+    Vmnt,
+    do_mount,
+    do_umount,
+    mount_root,
+    unmount_all,
+)
 from minixvm.servers.vfs.open import do_close, do_creat, do_mkdir, do_mknod, do_open
 from minixvm.servers.vfs.path import lookup
 from minixvm.servers.vfs.vnode import Vnode, VnodeTable
@@ -143,15 +152,32 @@ class VFS:
         if self.buffers < 0:
             self.sys.panic("no memory for VFS's buffers: %d", self.buffers)
         if self.options.root_label is not None:
-            self.root = mount_root(self, self.options.root_label, self.options.root_readonly)
+            # RS starts the root file server: VFS mounts it once DS names it.
+            r = ds_subscribe(self.sys, ROOT_FS_LABEL, DSF_INITIAL | DSF_TYPE_LABEL)
+            if r != OK:
+                self.sys.panic("cannot subscribe to the root file server's label: %d", r)
         while True:
             r, m = self.sys.receive()
-            if r != OK or m is None or m.m_source < 0:
-                continue  # kernel notifications: nothing to answer
+            if r != OK or m is None:
+                continue
+            if self.sys.notified:
+                if m.m_source == DS_PROC_NR:
+                    self.label_changed()
+                continue  # notifications are not answered
             if m.m_source == PM_PROC_NR and m.m_type in PM_REQUESTS:
                 self.pm_request(m)
             else:
                 self.sys.sendnb(m.m_source, self.dispatch(m))
+
+    def label_changed(self) -> None:
+        """DS says a label changed: mount the root once its file server is there."""
+        ds_check_all(self.sys)
+        if self.root is not None or self.options.root_label is None:
+            return
+        r, fs_e = ds_retrieve_label_num(self.sys, ROOT_FS_LABEL)
+        if r == OK:
+            self.root = mount_root(self, fs_e, self.options.root_label,
+                                   self.options.root_readonly)
 
     def dispatch(self, m: Message) -> Message:
         """Run a user's call ``m``: the reply."""

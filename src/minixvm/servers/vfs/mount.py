@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EBUSY, EINVAL, ENODEV, ENOTDIR, ENXIO, EPERM, OK, RequestError, errname
-from minixvm.include.com import MFS_PROC_NR
 from minixvm.include.ds import DS_MAX_KEYLEN
 from minixvm.include.grant import CPF_READ
 from minixvm.include.ipc import Message
@@ -61,19 +60,19 @@ class Vmnt:
     fs_label: str  # the file server's DS label
 
 
-def mount_root(vfs: VFS, label: str, readonly: bool) -> Vmnt | None:
-    """Mount MFS on the device of driver ``label`` as the root file system:
-    the mount, or None (after a console line saying why)."""
+def mount_root(vfs: VFS, fs_e: int, label: str, readonly: bool) -> Vmnt | None:
+    """Mount file server ``fs_e`` on the device of driver ``label`` as the
+    root file system: the mount, or None (after a console line saying why)."""
     dev = dev_of_label(label)
     try:
         if dev is None:
             raise RequestError(EINVAL)
-        root, readonly = req_readsuper(vfs, MFS_PROC_NR, label, dev, REQ_ISROOT, readonly)
+        root, readonly = req_readsuper(vfs, fs_e, label, dev, REQ_ISROOT, readonly)
     except RequestError as e:
         vfs.sys.printf("vfs: cannot mount the root file system on %r: %s; no files\n", label,
                        errname(e.errno))
         return None
-    vmnt = Vmnt(MFS_PROC_NR, dev, label, root, None, readonly, ROOT_FS_LABEL)
+    vmnt = Vmnt(fs_e, dev, label, root, None, readonly, ROOT_FS_LABEL)
     vfs.mounts.append(vmnt)
     return vmnt
 

@@ -31,6 +31,9 @@ LOWER16MB_PAGE = 4096
 LOWER1MB_PAGE = 256
 """First page at or above 1 MiB."""
 
+RUN_PAGES = 1024
+"""Room `alloc_page_after` leaves above a new run: 4 MiB, a page table's worth."""
+
 T = TypeVar("T")
 
 
@@ -113,6 +116,28 @@ class PageAllocator:
             page = self.alloc_mem(npages, flags)
             return None if page is None else [(page, npages)]
         return self._retrying(npages, lambda: self._gather(npages, flags))
+
+    def alloc_page_after(self, prev: int | None) -> int | None:
+        """One page for memory that grows upward (demand-zero faults in a row):
+        ``prev + 1`` if that page is free, else one RUN_PAGES below the top of
+        the highest range, so that the pages above it stay free for the calls
+        that follow. Pages so taken in a row are physically contiguous (a copy
+        of them is one slice). Reclaims and retries like `alloc_mem`."""
+        return self._retrying(1, lambda: self._take_after(prev))
+
+    def _take_after(self, prev: int | None) -> int | None:
+        if prev is not None:
+            hit = self._free.search(prev + 1, Search.LESS_EQUAL)
+            if hit is not None and hit[0] + hit[1] > prev + 1:
+                self._carve(hit[0], hit[1], prev + 1, 1)
+                return prev + 1
+        top = self._free.last()
+        if top is None:
+            return None
+        start, size = top
+        page = start + max(0, size - RUN_PAGES)
+        self._carve(start, size, page, 1)
+        return page
 
     def free_mem(self, page: int, npages: int) -> None:
         """Give pages [page, page + npages) back, merging with both neighbouring ranges.
@@ -214,11 +239,16 @@ class PageAllocator:
 
     def _carve(self, start: int, size: int, page: int, count: int) -> None:
         """Remove pages [page, page + count) from the free range (start, size)."""
+        tail = start + size - (page + count)
+        if page == start and tail:
+            # Cut from the bottom: the range keeps its place among the others.
+            self._free.rekey(start, page + count, tail)
+            self._free_pages -= count
+            return
         if page > start:
             self._free.replace(start, page - start)
         else:
             self._free.remove(start)
-        tail = start + size - (page + count)
         if tail:
             self._free.insert(page + count, tail)
         self._free_pages -= count

@@ -15,7 +15,7 @@ from minixvm.include.vm import (
     VmRsSetPriv,
 )
 from minixvm.servers.vm import yielded
-from minixvm.servers.vm.acl import SERVICE_CALLS
+from minixvm.servers.vm.acl import SERVICE_CALLS, acl_of_mask
 from minixvm.servers.vm.pagetable import pt_bind, pt_free, pt_new
 from minixvm.servers.vm.pb import map_ph_writept
 from minixvm.servers.vm.region import VR_WRITABLE, map_free_proc, map_handle_memory, map_lookup
@@ -95,10 +95,12 @@ def protect_region(vm: VM, vmp: VMProc, addr: int, length: int) -> int:
 
 
 def do_rs_set_priv(vm: VM, m: VmRsSetPriv) -> int:
-    """VM_RS_SET_PRIV (the service starter): ``m.endpoint`` is a system process now."""
+    """VM_RS_SET_PRIV (RS): ``m.endpoint`` is a system process that may make
+    the VM calls of the mask (none given: a service's default set)."""
     vmp = vm.client(m.endpoint)
     if vmp is None:
         return -EINVAL
+    mask = m.calls_hi << 32 | m.calls_lo
     vmp.system = True
-    vmp.acl = vmp.acl | SERVICE_CALLS
+    vmp.acl = acl_of_mask(mask) if mask else SERVICE_CALLS
     return OK

@@ -23,6 +23,7 @@ from minixvm.include.com import (
     VM_PROC_NR,
     VMCTL_FLUSHTLB,
     VMCTL_I386_PAGEDIRS,
+    VMCTL_MORE_MEMREQS,
     VMCTL_SETADDRSPACE,
 )
 from minixvm.include.ipc import Message
@@ -113,6 +114,7 @@ class VMStats:
     cache_forgotten: int = 0
     sanity_checks: int = 0
     allocations: int = 0  # requests for physical memory (blocks, page tables, slab pages)
+    pt_runs: int = 0  # page-table entries written or cleared as one run (at most a table each)
 
 
 class VM:
@@ -154,8 +156,8 @@ class VM:
             if m.m_type == NOTIFY_MESSAGE and m.m_source == SYSTEM:
                 # Each fault and memory request is a request of its own
                 # (request_done after each, before the process resumes).
-                pagefaults.do_pagefaults(self)
-                pagefaults.do_memory(self)
+                if pagefaults.do_pagefaults(self) & VMCTL_MORE_MEMREQS:
+                    pagefaults.do_memory(self)
                 continue
             m.m_type = self.dispatch(m)
             self.request_done()
@@ -299,6 +301,16 @@ class VM:
         if pieces is None:
             raise NoMemory()
         return [(page * PAGE_SIZE, n * PAGE_SIZE) for page, n in pieces]
+
+    def alloc_page_after(self, prev: int | None) -> int:
+        """One page of memory, the one after physical page ``prev`` if that is
+        free (raises NoMemory)."""
+        if self.failing():
+            raise NoMemory()
+        page = self.alloc.alloc_page_after(None if prev is None else prev // PAGE_SIZE)
+        if page is None:
+            raise NoMemory()
+        return page * PAGE_SIZE
 
     def free_mem(self, phys: int, nbytes: int) -> None:
         self.alloc.free_mem(phys // PAGE_SIZE, nbytes // PAGE_SIZE)

@@ -17,6 +17,7 @@ from minixvm.include.com import (
     VMCTL_GET_PAGEFAULT,
     VMCTL_MEMREQ_GET,
     VMCTL_MEMREQ_REPLY,
+    VMCTL_MORE_FAULTS,
     VMPTYPE_CHECK,
     VMPTYPE_COWMAP,
     VMPTYPE_SMAP,
@@ -35,14 +36,17 @@ PFERR_PROT = 0x01
 PFERR_WRITE = 0x02
 
 
-def do_pagefaults(vm: VM) -> None:
-    """Handle every queued page fault."""
+def do_pagefaults(vm: VM) -> int:
+    """Handle every queued page fault; what the kernel still has queued after
+    the last (VMCTL_MORE_MEMREQS: memory requests)."""
     while True:
         m = cast(SysVmctl, vm.sys.sys_vmctl_get(VMCTL_GET_PAGEFAULT))
         if m.m_type == -ESRCH:
-            return
+            return m.value
         vm.stats.pagefaults += 1
         handle_pagefault(vm, m.who, m.addr, bool(m.errcode & PFERR_WRITE))
+        if not m.value & VMCTL_MORE_FAULTS:
+            return m.value
 
 
 def handle_pagefault(vm: VM, ep: int, addr: int, write: bool) -> None:

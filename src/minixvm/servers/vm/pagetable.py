@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from minixvm.include.arch import PAGEDIRS_PDE
 from minixvm.machine.mmu import PTE_P, PTE_U, PTE_W
 from minixvm.machine.ram import PAGE_SIZE
@@ -70,32 +72,34 @@ def pt_unprepare(vm: VM, pt: PageTable, indices: list[int]) -> None:
 
 
 def pt_writemap(vm: VM, pt: PageTable, vaddr: int, phys: int, length: int, writable: bool) -> None:
-    """Map [vaddr, vaddr+length) to physical ``phys`` onwards, user-accessible.
-
-    The page tables must exist (``pt_prepare``)."""
-    flags = PTE_P | PTE_U | (PTE_W if writable else 0)
-    words = vm.ram.words
+    """Map [vaddr, vaddr+length) to physical ``phys`` onwards, user-accessible:
+    one array operation per page table. The page tables must exist (``pt_prepare``)."""
+    entry = phys | PTE_P | PTE_U | (PTE_W if writable else 0)
     end = vaddr + length
     while vaddr < end:
         table = pt.tables[vaddr >> 22]
         first = (table >> 2) + ((vaddr >> 12) & 0x3FF)
         n = min((end - vaddr) >> 12, 1024 - ((vaddr >> 12) & 0x3FF))
-        for i in range(n):
-            words[first + i] = (phys + (i << 12)) | flags
+        if n == 1:
+            vm.ram.words[first] = entry
+        else:
+            vm.ram.array[first : first + n] = np.arange(entry, entry + (n << 12), PAGE_SIZE,
+                                                        dtype=np.uint32)
+        vm.stats.pt_runs += 1
         vaddr += n << 12
-        phys += n << 12
+        entry += n << 12
 
 
 def pt_clearmap(vm: VM, pt: PageTable, vaddr: int, length: int) -> None:
     """Make [vaddr, vaddr+length) not present (where a page table exists)."""
-    words = vm.ram.words
     end = vaddr + length
     while vaddr < end:
         n = min((end - vaddr) >> 12, 1024 - ((vaddr >> 12) & 0x3FF))
         table = pt.tables.get(vaddr >> 22)
         if table is not None:
             first = (table >> 2) + ((vaddr >> 12) & 0x3FF)
-            words[first : first + n] = _ZERO_WORDS[:n]
+            vm.ram.array[first : first + n] = 0
+            vm.stats.pt_runs += 1
         vaddr += n << 12
 
 
@@ -112,5 +116,3 @@ def pt_bind(vm: VM, pt: PageTable | None, slot: int) -> None:
     vm.ram.write_u32(entry, pt.dir | PTE_P | PTE_W if pt else 0)
     vm.flush_self()
 
-
-_ZERO_WORDS = memoryview(bytes(PAGE_SIZE)).cast("I")

@@ -18,7 +18,7 @@ from minixvm.errors import EFAULT, OK
 from minixvm.lib.avl import AVLTree, Search
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.alloc import PAF_CONTIG, PAF_LOWER1MB, PAF_LOWER16MB
-from minixvm.servers.vm.pagetable import pt_clearmap, pt_prepare, pt_unprepare
+from minixvm.servers.vm.pagetable import pt_clearmap, pt_prepare, pt_unprepare, pt_writemap
 from minixvm.servers.vm.pb import (
     PhysBlock,
     PhysRegion,
@@ -175,6 +175,28 @@ def map_new_physblock(
     return prs
 
 
+def map_demand_zero(vm: VM, region: Region, offset: int) -> None:
+    """Back the missing page at ``offset`` with a block of one cleared page
+    (raises NoMemory with nothing changed): where it is free, the page
+    physically after the one below it, so that pages touched in a row are one
+    physically contiguous run (a copy of them is one slice)."""
+    below = phys_at(region, offset - PAGE_SIZE) if offset else None
+    if alloc_flags(region):
+        map_new_physblock(vm, region, offset, PAGE_SIZE)
+        return
+    pt = region.parent.pt
+    tables = pt_prepare(vm, pt, region.vaddr + offset, PAGE_SIZE)
+    with undo_on(lambda: pt_unprepare(vm, pt, tables)):
+        phys = vm.alloc_page_after(below.ph.phys + below.ph.length - PAGE_SIZE
+                                   if below is not None else None)
+        with undo_on(lambda: vm.free_mem(phys, PAGE_SIZE)):
+            (pr,) = new_blocks(vm, region, offset, [(phys, PAGE_SIZE)], region.memtype)
+    vm.clear_phys(phys, PAGE_SIZE)
+    pr_attach(pr)
+    # A page that was not present is in no TLB: no flush is needed.
+    pt_writemap(vm, pt, region.vaddr + offset, phys, PAGE_SIZE, region.memtype.writable(pr))
+
+
 def map_copy_block(vm: VM, pb: PhysBlock, region: Region, offset: int) -> list[PhysRegion]:
     """New memory holding a copy of ``pb``, as blocks (maybe several physical
     pieces) for ``offset`` of ``region``, not yet attached (raises NoMemory)."""
@@ -240,10 +262,13 @@ def map_handle_memory(vm: VM, vmp: VMProc, addr: int, length: int, write: bool) 
         stop = min(end, region.end)
         while page < stop:
             offset = page - region.vaddr
-            if not page_ok(region, offset, write):
-                r = map_pf(vm, region, offset, write)
-                if r != OK:
-                    return r
+            pr = phys_at(region, offset)
+            if pr is not None and (not write or region.memtype.writable(pr)):
+                page = region.vaddr + pr.end  # the whole block is fine as it is
+                continue
+            r = map_pf(vm, region, offset, write)
+            if r != OK:
+                return r
             page += PAGE_SIZE
     return OK
 
@@ -278,10 +303,27 @@ def map_copy_into(vm: VM, dst: VMProc, addr: int, src_phys: int, length: int) ->
 
 
 def map_writept(vm: VM, vmp: VMProc) -> None:
-    """Rewrite every page-table entry of ``vmp`` from its regions."""
+    """Rewrite every page-table entry of ``vmp`` from its regions: blocks
+    that follow each other virtually and physically, equally writable, are
+    written as one run."""
+    pt = vmp.pt
     for region in vmp.regions:
+        if not region.accessible:
+            pt_clearmap(vm, pt, region.vaddr, region.length)
+            continue
+        writable = region.memtype.writable
+        run: list[int] = []  # offset, physical address, length, writable
         for pr in region.phys.values():
-            map_ph_writept(vm, pr)
+            pb, w = pr.ph, int(writable(pr))
+            if run and run[0] + run[2] == pr.offset and run[1] + run[2] == pb.phys and run[3] == w:
+                run[2] += pb.length
+                continue
+            if run:
+                pt_writemap(vm, pt, region.vaddr + run[0], run[1], run[2], bool(run[3]))
+            run = [pr.offset, pb.phys, pb.length, w]
+        if run:
+            pt_writemap(vm, pt, region.vaddr + run[0], run[1], run[2], bool(run[3]))
+    vm.tlb_dirty(vmp)
 
 
 # -- splitting, shrinking, freeing -------------------------------------------------------

@@ -146,19 +146,31 @@ def undo_on(undo: Callable[[], object]) -> Iterator[None]:
         raise
 
 
-@contextmanager
-def use(obj: SlabObject) -> Iterator[SlabObject]:
-    """Unlock ``obj`` for writing for the duration of the block (MINIX USE())."""
-    page, slab = obj._page, obj._slab
-    if page is None or slab is None or not slab.checking:
-        yield obj
-        return
-    if page.unlocked is not None:
-        raise SlabLockError(f"use() of {obj!r} while {page.unlocked!r} on its page is unlocked")
-    page.unlocked = obj
-    object.__setattr__(obj, "_unlocked", True)
-    try:
-        yield obj
-    finally:
-        object.__setattr__(obj, "_unlocked", False)
-        page.unlocked = None
+class use:
+    """Unlock ``obj`` for writing for the duration of the block (MINIX USE()).
+
+    A class rather than a generator: it is on every bookkeeping change, and
+    with checking off it must cost next to nothing."""
+
+    __slots__ = ("obj", "page")
+
+    def __init__(self, obj: SlabObject) -> None:
+        self.obj = obj
+        self.page: SlabPage | None = None
+
+    def __enter__(self) -> SlabObject:
+        obj = self.obj
+        page, slab = obj._page, obj._slab
+        if page is None or slab is None or not slab.checking:
+            return obj
+        if page.unlocked is not None:
+            raise SlabLockError(f"use() of {obj!r} while {page.unlocked!r} on its page is unlocked")
+        page.unlocked = obj
+        object.__setattr__(obj, "_unlocked", True)
+        self.page = page
+        return obj
+
+    def __exit__(self, *exc: object) -> None:
+        if self.page is not None:
+            object.__setattr__(self.obj, "_unlocked", False)
+            self.page.unlocked = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EFAULT, OK
-from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.memtype import MemType
 from minixvm.servers.vm.pb import (
     PBSH_COW,
@@ -21,7 +20,7 @@ from minixvm.servers.vm.region import (
     Region,
     map_clone_ph_block,
     map_copy_block,
-    map_new_physblock,
+    map_demand_zero,
     phys_at,
     shrink_region,
 )
@@ -38,7 +37,7 @@ class Anon(MemType):
     def pagefault(self, vm: VM, region: Region, offset: int, write: bool) -> int:
         pr = phys_at(region, offset)
         if pr is None:
-            map_new_physblock(vm, region, offset, PAGE_SIZE)
+            map_demand_zero(vm, region, offset)
             vm.stats.demand_zero += 1
         elif not write or self.writable(pr):
             map_ph_writept(vm, pr)

@@ -1,0 +1,1 @@
+"""Views of a running or recorded system: maps, pictures, reports."""

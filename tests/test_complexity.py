@@ -1,0 +1,84 @@
+"""Complexity, counted in operations (never timed): a fork's page-table work
+grows with the page tables it fills, not with the pages; a contiguous
+safecopy moves each physically contiguous run with one slice."""
+
+from __future__ import annotations
+
+from minixvm import System
+from minixvm.include.grant import CPF_READ
+from minixvm.lib.c import Process
+from minixvm.machine.ram import PAGE_SIZE
+
+P = PAGE_SIZE
+ENTRIES = 1024  # page-table entries per page table
+
+
+def fork_pt_runs(pages: int) -> int:
+    """Page-table runs VM writes or clears for one fork of a process that has
+    touched ``pages`` pages in a row."""
+    counts: dict[str, int] = {}
+    with System.boot(ram="96M") as system:
+        vm = system.vm
+        assert vm is not None
+
+        def prog(p: Process) -> int:
+            buf = p.mmap(pages * P)
+            for addr in range(buf, buf + pages * P, P):
+                p.mem[addr] = 1
+            before = vm.stats.pt_runs
+
+            def child(c: Process) -> int:
+                counts["runs"] = vm.stats.pt_runs - before  # the fork done, nothing else
+                return 0
+
+            p.waitpid(p.fork(child))
+            return 0
+
+        assert system.run(prog) == 0
+    return counts["runs"]
+
+
+def test_fork_page_table_work_grows_with_page_tables_not_pages() -> None:
+    small, large = fork_pt_runs(1024), fork_pt_runs(8192)
+    # 7,168 more pages are 7 more page tables (in each of parent and child):
+    # a few runs more per table at most, nowhere near one per page.
+    assert large - small <= 4 * (8192 - 1024) // ENTRIES + 8
+
+
+def test_contiguous_one_mib_safecopy_is_one_slice_per_page_table() -> None:
+    size = 1 << 20
+    shared: dict[str, int] = {}
+    with System.boot(ram="64M") as system:
+        kernel = system.kernel
+
+        def grantor(p: Process) -> int:
+            buf = p.mmap(size)
+            p.mem[buf : buf + size] = bytes(range(256)) * (size // 256)
+            shared["grant"] = p.sys.grants.cpf_grant_direct(shared["requestor"], buf, size,
+                                                           CPF_READ)
+            shared["granter"] = p.endpoint
+            p.sys.receive()
+            return 0
+
+        def requestor(p: Process) -> int:
+            shared["requestor"] = p.endpoint
+            while "grant" not in shared:
+                p.sched_yield()
+            buf = p.mmap(size)
+            p.mem[buf : buf + size] = bytes(size)
+            slices, tables = kernel.memory.slices, kernel.mmu.table_walks
+            p.sys.sys_safecopyfrom(shared["granter"], shared["grant"], 0, buf, size)
+            shared["slices"] = kernel.memory.slices - slices
+            shared["tables"] = kernel.mmu.table_walks - tables
+            assert p.mem[buf + 1000] == 1000 % 256
+            p.sys.notify(shared["granter"])
+            return 0
+
+        r = system.spawn(requestor, name="requestor", service=True)
+        kernel.sched.run(lambda: "requestor" in shared)
+        g = system.spawn(grantor, name="grantor", service=True)
+        system.wait(r)
+        system.wait(g)
+    # 256 pages on each side span at most two page tables each.
+    assert shared["tables"] <= 4
+    assert shared["slices"] <= 2 * shared["tables"]
