@@ -23,6 +23,7 @@ from minixvm.include.vfs import O_CREAT, O_RDONLY, O_RDWR, O_TRUNC
 from minixvm.include.vm import MAP_ANON, MAP_CONTIG, MAP_PREALLOC, MAP_PRIVATE
 from minixvm.lib.c import Process
 from minixvm.lib.ds import ds_delete_map, ds_publish_map, ds_retrieve_map, ds_snapshot_map
+from minixvm.lib.rs import rs_restart
 from minixvm.machine.ram import PAGE_SIZE
 
 P = PAGE_SIZE
@@ -123,13 +124,30 @@ def ds_map(p: Process) -> int:
     return 0
 
 
+def service_restart(p: Process) -> int:
+    """A service has RS restart the disk driver (SRV_FORK, exec from RS's
+    memory, a new label), then writes a file and syncs it: MFS reissues
+    its requests to the new driver. A start that fails for want of memory
+    is retried after RS's backoff."""
+    checked(rs_restart(p.sys, "disk"))
+    fd = p.open("/restart", O_RDWR | O_CREAT | O_TRUNC, 0o644)
+    p.write(bytes(range(256)) * 16, fd)
+    p.sync()
+    p.lseek(fd, 0)
+    assert p.read(fd, 4096) == bytes(range(256)) * 16
+    p.close(fd)
+    p.unlink("/restart")
+    return 0
+
+
 def checked(r: int) -> None:
     if r < 0:
         raise MinixError(r, "ds")
 
 
-WORKLOADS = [fork_and_touch, exec_a_file, mmap_families, kernel_copies, file_writes, ds_map]
-SERVICES = {ds_map}
+WORKLOADS = [fork_and_touch, exec_a_file, mmap_families, kernel_copies, file_writes, ds_map,
+             service_restart]
+SERVICES = {ds_map, service_restart}
 
 
 def boot() -> System:
@@ -142,6 +160,7 @@ def attempt(workload: Workload, fail_at: int | None) -> tuple[int, int, int]:
     with boot() as system:
         assert system.vm is not None
         system.run(lambda p: 0, name="warm")  # init's first fork and the like
+        system.run(lambda p: 0, name="warm", service=True)  # RS's first start
         system.run_until_idle()
         start = system.vm.stats.allocations
         if fail_at is not None:

@@ -26,21 +26,20 @@ from minixvm.include.com import (
     SYS_TIMES,
     SYSTEM_HZ,
 )
-from minixvm.include.grant import CPF_READ
 from minixvm.include.ipc import Message
 from minixvm.include.rs import (
-    RS_DOWN,
     RS_INIT,
     RS_LOOKUP,
-    RS_RESTART,
     RS_RQ_BASE,
     SEF_INIT_FRESH,
     SEF_INIT_RESTART,
     RsRequest,
 )
+from minixvm.include.vfs import O_CREAT, O_RDWR, O_TRUNC
 from minixvm.lib.c import Process
 from minixvm.lib.ds import ds_retrieve_label_num
 from minixvm.lib.elf import ElfError
+from minixvm.lib.rs import rs_down, rs_lookup, rs_restart
 from minixvm.lib.sys import SysLib
 from minixvm.servers.rs.service import FAILED, STOPPED, UP, Service
 from minixvm.servers.rs.table import MAX_BACKOFF, RS_DELTA_T, ServiceDescription
@@ -244,28 +243,17 @@ def test_stop_and_restart_from_the_host(system: System, echo: tuple[Echo, Servic
         system.endpoint_of("echo")
 
 
-def label_request(p: Process, m_type: int, label: str) -> tuple[int, int]:
-    raw = label.encode() + b"\0"
-    buf = p.mmap(4096)
-    p.mem[buf : buf + len(raw)] = raw
-    g = p.sys.grants.cpf_grant_direct(RS_PROC_NR, buf, len(raw), CPF_READ)
-    r, reply = p.sys.sendrec(RS_PROC_NR, RsRequest(m_type, grant=g, length=len(raw)))
-    p.sys.grants.cpf_revoke(g)
-    assert r == OK and reply is not None
-    return reply.m_type, RsRequest.view(reply.buf).endpoint
-
-
 def test_rs_requests_lookup_stop_and_restart(system: System, echo: tuple[Echo, Service]) -> None:
     _, svc = echo
     user = Remote.start(system)
-    assert user.do(lambda p: label_request(p, RS_LOOKUP, "echo")) == (OK, svc.endpoint)
-    assert user.do(lambda p: label_request(p, RS_LOOKUP, "nosuch"))[0] == -ESRCH
-    assert user.do(lambda p: label_request(p, RS_DOWN, "echo"))[0] == -EPERM
+    assert user.do(lambda p: rs_lookup(p.sys, "echo")) == (OK, svc.endpoint)
+    assert user.do(lambda p: rs_lookup(p.sys, "nosuch"))[0] == -ESRCH
+    assert user.do(lambda p: rs_down(p.sys, "echo")) == -EPERM
     user.exit()
     admin = Remote.start(system, "admin", service=True)
-    assert admin.do(lambda p: label_request(p, RS_DOWN, "pm"))[0] == -EPERM
+    assert admin.do(lambda p: rs_down(p.sys, "pm")) == -EPERM
     old = svc.endpoint
-    assert admin.do(lambda p: label_request(p, RS_RESTART, "echo"))[0] == OK
+    assert admin.do(lambda p: rs_restart(p.sys, "echo")) == OK
     admin.exit()
     restarted(system, svc, old)
 
@@ -345,3 +333,15 @@ def test_the_services_verb_lists_kills_and_restarts(capsys: pytest.CaptureFixtur
                      f"hi={USERLAND_BIN / 'hello'}"]) == 0
     text = capsys.readouterr().out
     assert "stopped" in text and "hi" in text
+
+
+def test_a_service_uses_files_like_any_process(system: System) -> None:
+    """RS met VFS before the root was mounted; its services still have it."""
+
+    def body(p: Process) -> int:
+        fd = p.open("/tmp/svc", O_RDWR | O_CREAT | O_TRUNC, 0o644)
+        p.write(b"from a service", fd)
+        p.close(fd)
+        return 0 if p.stat("/tmp/svc").st_size == 14 else 1
+
+    assert system.run(body, name="filer", service=True) == 0

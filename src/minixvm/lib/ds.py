@@ -41,7 +41,6 @@ from minixvm.include.ds import (
     DsSnapshot,
 )
 from minixvm.include.grant import CPF_MAP, CPF_READ, CPF_WRITE
-from minixvm.include.vm import VM_MUNMAP
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE
 
@@ -54,8 +53,6 @@ V = TypeVar("V", DsPublish, DsRetrieve)  # the requests with a value
 class _Client:
     """What the library keeps for one process."""
 
-    buf: int = 0  # the scratch buffer
-    size: int = 0
     maps: dict[str, int] = field(default_factory=dict)  # published map key -> its grant
 
 
@@ -65,20 +62,6 @@ _clients: WeakKeyDictionary[SysLib, _Client] = WeakKeyDictionary()
 def _client(sys: SysLib) -> _Client:
     """The library's state for the process of ``sys``."""
     return _clients.setdefault(sys, _Client())
-
-
-def _scratch(sys: SysLib, nbytes: int) -> int:
-    """The scratch buffer, at least ``nbytes`` long; its address, or -errno."""
-    c = _client(sys)
-    if c.size < nbytes:
-        size = -(-nbytes // PAGE_SIZE) * PAGE_SIZE
-        buf = sys.minix_mmap(size)
-        if buf < 0:
-            return buf
-        if c.size:
-            sys.vm_call(VM_MUNMAP, addr=c.buf, len=c.size)
-        c.buf, c.size = buf, size
-    return c.buf
 
 
 def _grant(sys: SysLib, addr: int, nbytes: int, access: int) -> int:
@@ -99,7 +82,7 @@ def _invoke(sys: SysLib, m: R, key: bytes, access: int = CPF_READ) -> R:
     that came first (an IPC failure too, as MINIX's _taskcall)."""
     if len(key) > DS_MAX_KEYLEN:
         return _failed(m, -EINVAL)
-    buf = _scratch(sys, len(key))
+    buf = sys.scratch(len(key))
     if buf < 0:
         return _failed(m, buf)
     sys.mem_write(buf, key)
@@ -137,7 +120,7 @@ def _cstring(data: bytes) -> str:
 
 def _received_key(sys: SysLib) -> str:
     """The key DS wrote into the scratch buffer."""
-    return _cstring(sys.mem_read(_client(sys).buf, DS_MAX_KEYLEN))
+    return _cstring(sys.mem_read(sys.scratch(DS_MAX_KEYLEN), DS_MAX_KEYLEN))
 
 
 # -- publish --------------------------------------------------------------------------
@@ -157,7 +140,7 @@ def ds_publish_label(sys: SysLib, key: str, endpoint: int, flags: int = 0) -> in
 def ds_publish_str(sys: SysLib, key: str, value: str, flags: int = 0) -> int:
     """Publish a string (at most DS_MAX_STRLEN bytes with its NUL, else EINVAL)."""
     k, data = _key(key), value.encode() + b"\0"
-    buf = _scratch(sys, len(k) + len(data))
+    buf = sys.scratch(len(k) + len(data))
     if buf < 0:
         return buf
     sys.mem_write(buf + len(k), data)
@@ -213,7 +196,7 @@ def ds_retrieve_label_name(sys: SysLib, endpoint: int) -> tuple[int, str]:
 def ds_retrieve_str(sys: SysLib, key: str) -> tuple[int, str]:
     """(r, the string)."""
     k = _key(key)
-    buf = _scratch(sys, len(k) + DS_MAX_STRLEN)
+    buf = sys.scratch(len(k) + DS_MAX_STRLEN)
     if buf < 0:
         return buf, ""
     m = DsRetrieve(flags=DSF_TYPE_STR)

@@ -45,9 +45,11 @@ from minixvm.include.vm import (
     PROT_READ,
     PROT_WRITE,
     VM_MMAP,
+    VM_MUNMAP,
 )
 from minixvm.kernel.trap import Entry, TrapPort
 from minixvm.lib.grants import GrantTable
+from minixvm.machine.ram import PAGE_SIZE
 
 # libsys's buffer in the static data page (the page starts with the name).
 STATIC_OFFSET = 0x800
@@ -76,6 +78,7 @@ class SysLib:
         self.grants = GrantTable(self)
         self._panicking = False
         self.notified = False
+        self._scratch = self._scratch_len = 0
         # asynsend's table in this process's memory (0: not made yet), and
         # the entries the kernel may still have to deliver: [first, next).
         self._asyn = 0
@@ -351,6 +354,20 @@ class SysLib:
         reply = self.vm_call(VM_MMAP, addr=0, len=length, prot=PROT_READ | PROT_WRITE,
                              flags=MAP_PRIVATE | MAP_ANON | flags, fd=-1, offset=0)
         return reply.retaddr if reply.m_type == OK else reply.m_type
+
+    def scratch(self, nbytes: int) -> int:
+        """The libraries' buffer in this process's memory (a DS key, an RS
+        label on its way by grant), at least ``nbytes`` long: its address,
+        or -errno. It is one call's: the next may move it."""
+        if self._scratch_len < nbytes:
+            size = -(-nbytes // PAGE_SIZE) * PAGE_SIZE
+            buf = self.minix_mmap(size)
+            if buf < 0:
+                return buf
+            if self._scratch_len:
+                self.vm_call(VM_MUNMAP, addr=self._scratch, len=self._scratch_len)
+            self._scratch, self._scratch_len = buf, size
+        return self._scratch
 
     def vm_call(self, m_type: int, **fields: Any) -> Message:
         """A request to VM (the reply's m_type is the result)."""

@@ -175,9 +175,17 @@ class VFS:
         if self.root is not None or self.options.root_label is None:
             return
         r, fs_e = ds_retrieve_label_num(self.sys, ROOT_FS_LABEL)
-        if r == OK:
-            self.root = mount_root(self, fs_e, self.options.root_label,
-                                   self.options.root_readonly)
+        if r != OK:
+            return
+        self.root = mount_root(self, fs_e, self.options.root_label, self.options.root_readonly)
+        if self.root is None:
+            return
+        # Processes met before the mount (RS, whose services inherit its
+        # directories) get the root now.
+        for fp in self.fprocs.values():
+            if fp.root is None:
+                fp.root = VnodeTable.dup(self.root.root)
+                fp.cwd = VnodeTable.dup(self.root.root)
 
     def dispatch(self, m: Message) -> Message:
         """Run a user's call ``m``: the reply."""
