@@ -48,6 +48,7 @@ CASES = {
     "replay: not a recording": (["replay", NOT_RECORD], "not a minixvm recording"),
     "bench: no such benchmark": (["bench", "no-such-benchmark"], "no benchmark matches"),
     "mkfs: bad size": (["mkfs", "{tmp}/disk.img", "12Q"], "bad size '12Q'"),
+    "mkfs: no size": (["mkfs", "{tmp}/disk.img"], "the following arguments are required: size"),
     "report: bad step": (["report", "-o", "{tmp}/r.html", "--at", "cow:"], "bad step 'cow:'"),
     "services: unknown label": (["services", "--run", "cow", "--kill", "nosuch"],
                                 "nosuch: no such service"),

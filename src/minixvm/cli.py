@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import NoReturn
 
 from minixvm.boot import System
 from minixvm.commands import (
@@ -28,17 +27,10 @@ from minixvm.commands import (
     trace,
 )
 from minixvm.commands.options import UsageError
+from minixvm.commands.parser import Parser, say
 from minixvm.errors import KernelPanic, SystemHalted
 
 VERBS = (boot, run, ps, maps, phys, services, trace, replay, report, bench)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse whose complaints are one line (no usage block)."""
-
-    def error(self, message: str) -> NoReturn:
-        say(f"{self.prog}: {message} (see {self.prog} --help)")
-        raise SystemExit(2)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,15 +46,6 @@ def parser() -> argparse.ArgumentParser:
     # The class verbs boot, looked up now (a test may put another in its place).
     top.set_defaults(system_class=System, echo_errors=False)
     return top
-
-
-def say(line: str, echo: bool = False) -> None:
-    """An error line on stderr; with ``echo``, also on stdout when that is
-    not the terminal (run's and boot's output is the system's console, and
-    a log of it should say why it stopped)."""
-    print(line, file=sys.stderr, flush=True)
-    if echo and not sys.stdout.isatty():
-        print(line, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,15 +14,14 @@ data zones, then its indirect blocks.
 
 from __future__ import annotations
 
-import argparse
 import os
 import stat
 import struct
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minixvm.commands.parser import Parser, say
 from minixvm.include.mfs import (
     INODE_SIZE,
     LINK_MAX,
@@ -396,8 +395,7 @@ def _cleaned(raw: bytes) -> bytes:
 
 def run(argv: Sequence[str]) -> int:
     """The command ``minixvm mkfs IMAGE SIZE [--block-size N] [--from DIR]``; its exit status."""
-    parser = argparse.ArgumentParser(prog="minixvm mkfs",
-                                     description="make a MINIX v3 file-system image")
+    parser = Parser(prog="minixvm mkfs", description="make a MINIX v3 file-system image")
     parser.add_argument("image", help="the image file to write")
     parser.add_argument("size", help="its size, e.g. 4M, 64K, 1G or a number of bytes")
     parser.add_argument("--block-size", type=int, choices=BLOCK_SIZES, default=1024)
@@ -411,6 +409,6 @@ def run(argv: Sequence[str]) -> int:
         save(make_image(parse_size(args.size), args.block_size, from_dir=args.from_dir),
              args.image)
     except (ValueError, OSError) as e:
-        print(f"minixvm mkfs: {e}", file=sys.stderr)
+        say(f"minixvm mkfs: {e}")
         return 2
     return 0
