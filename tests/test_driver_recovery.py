@@ -5,7 +5,8 @@ reissues the request: the programs never notice. Dirty blocks in MFS's
 cache survive (they are in MFS, not in the driver), the image is clean for
 ``fsck.minix -f`` and holds the data in a fresh boot, and nothing leaks.
 
-``MINIXVM_FUZZ_DRIVER_KILLS`` sets the number of kills (100), spread over
+``MINIXVM_FUZZ_DRIVER_KILLS`` sets the number of kills (100; ``make fuzz``:
+1,000), in tests of ``BATCH`` (each under pytest's timeout), spread over
 systems of ``KILLS_PER_SYSTEM`` each (RS gives up on a driver that keeps
 crashing, as it should; a new system starts its count afresh).
 """
@@ -30,10 +31,20 @@ from minixvm.servers.rs.service import UP
 
 KILLS = int(os.environ.get("MINIXVM_FUZZ_DRIVER_KILLS", "100"))
 SEED = int(os.environ.get("MINIXVM_FUZZ_SEED", "20261202"))
+BATCH = 100
 KILLS_PER_SYSTEM = 4
 FILES = 3
 SIZE = 48 << 10
 KIB = 1024
+
+
+def data_of(n: int, round_: int) -> bytes:
+    """What writer ``n`` writes in round ``round_`` (pattern's bytes, shifted)."""
+    shift = (n + 7 * round_) & 0xFF
+    return BASE.translate(bytes((b + shift) & 0xFF for b in range(256)))
+
+
+BASE = pattern(SIZE)
 
 
 def writer(n: int, round_: int):
@@ -41,7 +52,7 @@ def writer(n: int, round_: int):
     cache) and read it back; 0 if what came back is what went in."""
 
     def body(p: Process) -> int:
-        data = pattern(SIZE, seed=n + 7 * round_)
+        data = data_of(n, round_)
         fd = p.open(f"/data{n}", O_RDWR | O_CREAT | O_TRUNC, 0o644)
         for at in range(0, SIZE, 4 * KIB):
             p.write(data[at : at + 4 * KIB], fd)
@@ -60,7 +71,7 @@ def reader(p: Process) -> int:
     return 0 if read_file(p, "/bin/big") == BIG else 1
 
 
-BIG = b""
+BIG = pattern(300 * KIB, seed=99)
 
 
 def kill_driver(system: System) -> int:
@@ -89,13 +100,13 @@ def one_round(system: System, rng: random.Random, round_: int, steps: int) -> bo
 
 
 @pytest.mark.skipif(shutil.which("fsck.minix") is None, reason="fsck.minix (util-linux) needed")
-def test_the_disk_driver_dies_and_no_program_notices() -> None:
-    global BIG
-    image = make_image(8 << 20, files={"/bin/big": pattern(300 * KIB, seed=99)})
-    BIG = pattern(300 * KIB, seed=99)
-    rng = random.Random(SEED)
+@pytest.mark.parametrize("batch", range(-(-KILLS // BATCH)))
+def test_the_disk_driver_dies_and_no_program_notices(batch: int) -> None:
+    image = make_image(8 << 20, files={"/bin/big": BIG})
+    rng = random.Random(SEED + batch)
+    goal = min(BATCH, KILLS - batch * BATCH)
     kills = systems = rounds = recoveries = 0
-    while kills < KILLS:
+    while kills < goal:
         systems += 1
         # A small cache and no VM cache: the driver is asked for blocks all along.
         with System.boot(ram="32M", disk=image, mfs=MfsOptions(cache_blocks=32,
@@ -112,7 +123,7 @@ def test_the_disk_driver_dies_and_no_program_notices() -> None:
             one_round(system, rng, 1, 1)
             steps = system.kernel.sched.switches - switches
             done_here = 0
-            while done_here < KILLS_PER_SYSTEM and kills < KILLS:
+            while done_here < KILLS_PER_SYSTEM and kills < goal:
                 rounds += 1
                 if one_round(system, rng, rounds, steps):
                     done_here += 1
@@ -132,7 +143,7 @@ def test_the_disk_driver_dies_and_no_program_notices() -> None:
         # The data reached the disk: a new system reads the last round's files.
         with System.boot(ram="32M", disk=image) as again:
             for n in range(FILES):
-                data = pattern(SIZE, seed=n + 7 * last)
+                data = data_of(n, last)
                 assert again.run(lambda p, n=n, d=data: 0 if read_file(p, f"/data{n}") == d
                                  else 1) == 0
     assert recoveries >= kills  # every kill is found by a request MFS reissues
