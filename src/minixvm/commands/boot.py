@@ -72,6 +72,8 @@ def summary_rows(system: System, handles: list[Spawned]) -> list[tuple[str, Any]
          f"{stats.mfs.cache_hits} / {stats.mfs.vm_hits} / {stats.mfs.disk_reads}"),
         ("messages", stats.messages),
         ("kernel calls", stats.kernel_calls),
+        ("services RS started / restarts",
+         f"{len(stats.restarts)} / {sum(stats.restarts.values())}"),
         ("frames used / free", f"{stats.frames_used} / {stats.frames_free}"),
     ]
 
