@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from minixvm.commands.mkfs import make_image
-from minixvm.errors import EEXIST, ENOEXEC, ESRCH, KernelPanic, MinixError, SystemHalted
+from minixvm.errors import EEXIST, ESRCH, KernelPanic, MinixError, SystemHalted
 from minixvm.include.arch import VM_STACKTOP
 from minixvm.include.com import _ENDPOINT_P, ANY, HARDWARE, INIT_PROC_NR, RS_PROC_NR
 from minixvm.include.pm import PATH_MAX
@@ -87,7 +87,7 @@ class Spawned:
         if self.request is not None:
             return self.request.error
         assert self.service is not None
-        return -ENOEXEC if self.service.state == EXITED and not self.service.pid else 0
+        return self.service.start_error if self.service.state == EXITED else 0
 
     @property
     def done(self) -> bool:

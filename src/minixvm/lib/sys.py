@@ -78,7 +78,7 @@ class SysLib:
         self.grants = GrantTable(self)
         self._panicking = False
         self.notified = False
-        self._scratch = self._scratch_len = 0
+        self._scratch = Scratch(self)
         # asynsend's table in this process's memory (0: not made yet), and
         # the entries the kernel may still have to deliver: [first, next).
         self._asyn = 0
@@ -101,12 +101,12 @@ class SysLib:
         ``notified`` says whether the message is a notification."""
         while True:
             r, data = self.port.receive(src)
+            m = None if data is None else Message.decode(data)
             self.notified = self.port.notified
-            if r == OK and self.notified and data is not None and src != RS_PROC_NR \
-                    and Message.decode(data).m_source == RS_PROC_NR:
+            if self.notified and m is not None and m.m_source == RS_PROC_NR != src:
                 self.port.notify(RS_PROC_NR)
                 continue
-            return r, None if data is None else Message.decode(data)
+            return r, m
 
     def sef_startup(self) -> int:
         """Wait for RS's init message, answer it (OK); the init type
@@ -359,15 +359,7 @@ class SysLib:
         """The libraries' buffer in this process's memory (a DS key, an RS
         label on its way by grant), at least ``nbytes`` long: its address,
         or -errno. It is one call's: the next may move it."""
-        if self._scratch_len < nbytes:
-            size = -(-nbytes // PAGE_SIZE) * PAGE_SIZE
-            buf = self.minix_mmap(size)
-            if buf < 0:
-                return buf
-            if self._scratch_len:
-                self.vm_call(VM_MUNMAP, addr=self._scratch, len=self._scratch_len)
-            self._scratch, self._scratch_len = buf, size
-        return self._scratch
+        return self._scratch.get(nbytes)
 
     def vm_call(self, m_type: int, **fields: Any) -> Message:
         """A request to VM (the reply's m_type is the result)."""
@@ -415,3 +407,26 @@ class SysLib:
         self.crash_report(f"{fmt % args if args else fmt}\nstacktrace: {stack}")
         self.taskcall(PM_PROC_NR, PM_EXIT, status=1)
         raise MinixError(1, f"{name} could not exit after a panic")
+
+
+class Scratch:
+    """A buffer in a process's own memory that grows as asked (the old one is
+    unmapped): a server's or library's room for one call's data."""
+
+    def __init__(self, sys: SysLib) -> None:
+        self.sys = sys
+        self.addr = 0
+        self.size = 0
+
+    def get(self, nbytes: int) -> int:
+        """The buffer, at least ``nbytes`` long: its address, or -errno (no
+        memory: the old buffer stays)."""
+        if self.size < nbytes:
+            size = -(-nbytes // PAGE_SIZE) * PAGE_SIZE
+            addr = self.sys.minix_mmap(size)
+            if addr < 0:
+                return addr
+            if self.size:
+                self.sys.vm_call(VM_MUNMAP, addr=self.addr, len=self.size)
+            self.addr, self.size = addr, size
+        return self.addr

@@ -34,8 +34,7 @@ from minixvm.include.vfs import (
     VFS_PM_REBOOT_REPLY,
 )
 from minixvm.include.vm import VM_BRK
-from minixvm.lib.sys import SysLib
-from minixvm.machine.ram import PAGE_SIZE
+from minixvm.lib.sys import Scratch, SysLib
 from minixvm.servers.pm import exec as pm_exec
 from minixvm.servers.pm import forkexit, misc, signal
 from minixvm.servers.pm.exec import ModuleTable
@@ -102,8 +101,7 @@ class PM:
         self.vm_endpoint = VM_PROC_NR
         self.nr_procs = 0
         self._next_pid = 2
-        self._scratch = 0
-        self._scratch_len = 0
+        self._scratch = Scratch(sys)
 
     def main(self) -> None:
         """Register the boot processes, then serve requests forever."""
@@ -183,10 +181,7 @@ class PM:
 
     def scratch(self, n: int) -> int:
         """A buffer of at least ``n`` bytes in PM's own memory."""
-        if n > self._scratch_len:
-            size = -(-n // PAGE_SIZE) * PAGE_SIZE
-            addr = self.sys.minix_mmap(size)
-            if addr < 0:
-                self.sys.panic("no memory for exec buffers: %d", addr)
-            self._scratch, self._scratch_len = addr, size
-        return self._scratch
+        addr = self._scratch.get(n)
+        if addr < 0:
+            self.sys.panic("no memory for exec buffers: %d", addr)
+        return addr

@@ -19,12 +19,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from minixvm.errors import ENOMEM, OK
+from minixvm.errors import OK
 from minixvm.include.com import CLOCK, HARDWARE, PM_PROC_NR
 from minixvm.include.pm import PM_WAITPID
 from minixvm.include.signal import WNOHANG
-from minixvm.include.vm import VM_MUNMAP
-from minixvm.lib.sys import SysLib
+from minixvm.lib.sys import Scratch, SysLib
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.rs import manager, request
 from minixvm.servers.rs.service import BACKOFF, EXITED, STARTING, STOPPING, UP, Service
@@ -51,8 +50,7 @@ class RS:
         self.log_line = log
         self.delta = RS_DELTA_T
         self.info_buf = 0
-        self._scratch = 0
-        self._scratch_len = 0
+        self._scratch = Scratch(sys)
 
     def main(self) -> None:
         self.init()
@@ -101,7 +99,9 @@ class RS:
     def up(self, svc: Service) -> None:
         """Take a new service into the table and start it."""
         self.services[svc.label] = svc
-        if manager.start_service(self, svc) != OK:
+        r = manager.start_service(self, svc)
+        if r != OK:
+            svc.start_error = r
             svc.state = BACKOFF if svc.desc.restart else EXITED
             svc.backoff = 1
 
@@ -155,13 +155,6 @@ class RS:
         return addr
 
     def scratch(self, n: int) -> int:
-        """A buffer of at least ``n`` bytes in RS's memory."""
-        if n > self._scratch_len:
-            size = -(-n // PAGE_SIZE) * PAGE_SIZE
-            addr = self.sys.minix_mmap(size)
-            if addr < 0:
-                return -ENOMEM
-            if self._scratch:
-                self.sys.vm_call(VM_MUNMAP, addr=self._scratch, len=self._scratch_len)
-            self._scratch, self._scratch_len = addr, size
-        return self._scratch
+        """RS's own buffer of at least ``n`` bytes (an image being loaded, a
+        label): its address, or -ENOMEM."""
+        return self._scratch.get(n)

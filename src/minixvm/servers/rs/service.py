@@ -64,6 +64,7 @@ class Service:
     restart_asked: bool = False  # RS_RESTART: its death is not a crash
     crashes: list[Crash] = field(default_factory=list)
     status: int | None = None  # the last instance's wait status
+    start_error: int = 0  # why RS could not start its first instance (-errno)
     # Told of each instance's end: (pid, wait status).
     on_exit: Callable[[int, int], None] | None = None
 

@@ -118,7 +118,3 @@ BOOT_SERVICES = (
 DISK = ServiceDescription("disk", DRIVER_CALLS, VM_SERVICE_CALLS)
 MFS = ServiceDescription("mfs", FS_CALLS, VM_SERVICE_CALLS, restart=False)
 
-
-def boot_service(slot: int) -> ServiceDescription:
-    """The description of the boot process in ``slot``."""
-    return next(d for d in BOOT_SERVICES if d.boot_slot == slot)

@@ -39,9 +39,8 @@ from minixvm.include.vfs import (
     VfsPmFork,
     VfsPmReboot,
 )
-from minixvm.include.vm import VM_MUNMAP
 from minixvm.lib.ds import ds_check_all, ds_retrieve_label_num, ds_subscribe
-from minixvm.lib.sys import SysLib
+from minixvm.lib.sys import Scratch, SysLib
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vfs import link, misc, protect, read, stadir
 from minixvm.servers.vfs.dmap import CONSOLE_DEV
@@ -144,8 +143,7 @@ class VFS:
         # The console as VFS opens it when no file system has /dev/console.
         self.console = Vnode(NONE, 0, 0, S_IFCHR | 0o620, 0, sdev=CONSOLE_DEV, refs=1)
         self.buffers = 0
-        self._scratch = 0
-        self._scratch_len = 0
+        self._scratch = Scratch(sys)
 
     def main(self) -> None:
         self.buffers = self.sys.minix_mmap(PAGE_SIZE)
@@ -287,12 +285,7 @@ class VFS:
         """A buffer of at least ``n`` bytes in VFS's memory (a frame, an exec
         header, a segment or a device's sectors on their way); ENOMEM if VM
         has no memory for it."""
-        if n > self._scratch_len:
-            size = -(-n // PAGE_SIZE) * PAGE_SIZE
-            addr = self.sys.minix_mmap(size)
-            if addr < 0:
-                raise RequestError(ENOMEM)
-            if self._scratch:
-                self.sys.vm_call(VM_MUNMAP, addr=self._scratch, len=self._scratch_len)
-            self._scratch, self._scratch_len = addr, size
-        return self._scratch
+        addr = self._scratch.get(n)
+        if addr < 0:
+            raise RequestError(ENOMEM)
+        return addr
