@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from minixvm.errors import ESRCH, MinixError
 from minixvm.machine.ram import PAGE_SIZE
-from minixvm.servers.vm.pb import PBSH_COW, PBSH_SMAP
+from minixvm.servers.vm.pb import PBSH_COW, PBSH_SMAP, PhysBlock
 from minixvm.servers.vm.region import VR_SHARED, VR_WRITABLE
 
 if TYPE_CHECKING:
@@ -111,13 +111,22 @@ def maps(system: System, pid: int) -> list[MapEntry]:
             "w" if region.flags & VR_WRITABLE else "-",
             "s" if region.flags & VR_SHARED else "p"))
         blocks = tuple(
-            BlockInfo(region.vaddr + pr.offset, pr.ph.phys, pr.ph.length, pr.ph.refcount,
+            BlockInfo(region.vaddr + pr.offset + at, pr.ph.phys + at, size, pr.ph.refcount,
                       SHARING.get(pr.ph.share_flag, "?"),
                       tuple(sorted(mappers[pr.ph.phys] - {pid})))
             for pr in region.phys.values()
+            for at, size in _pieces(pr.ph)
         )
         entries.append(MapEntry(region.vaddr, region.end, perms, region.memtype.name, blocks))
     return entries
+
+
+def _pieces(pb: PhysBlock) -> list[tuple[int, int]]:
+    """(offset, length) of the blocks ``pb`` stands for: its pages if it is
+    a run of one-page blocks, else itself."""
+    if pb.paged:
+        return [(at, PAGE_SIZE) for at in range(0, pb.length, PAGE_SIZE)]
+    return [(0, pb.length)]
 
 
 def _mappers(system: System) -> defaultdict[int, set[int]]:

@@ -325,7 +325,9 @@ class VM:
         if page is None:
             raise NoMemory()
         phys = page * PAGE_SIZE
-        self.clear_phys(phys, PAGE_SIZE)
+        # VM's own pages are in its address space, as its page tables are
+        # (it writes their entries directly): no kernel call to clear one.
+        self.ram.zero(phys, PAGE_SIZE)
         self.own_pages.add(phys)
         return phys
 

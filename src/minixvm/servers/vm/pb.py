@@ -5,6 +5,16 @@ it holds a PhysRegion linked into the block's sharer list, and the
 block's refcount is the length of that list. When the last sharer goes the
 block's memory type frees the memory; when only one is left, that one may
 become writable again (the end of a copy-on-write or a grant mapping).
+
+Pages a process touches one at a time are, as in MINIX at HEAD, blocks of
+one page each. Held as one object per page they made fork and sharing cost
+Python work per page, so a *paged* block stands for a run of such one-page
+blocks that are physically contiguous and have the same sharers: it grows
+by a page when the page after it is touched, and whatever would treat one
+of its pages differently from the rest (a copy-on-write break, a yield, a
+window onto one page) first splits that page off. A block made whole (a
+preallocated or contiguous range, a yielded block's replacement) stays one
+block, as MINIX's variable-sized blocks were.
 """
 
 from __future__ import annotations
@@ -28,10 +38,10 @@ PBSH_SMAP = 2  # mapped through a grant: writes are seen by every sharer
 class PhysBlock(SlabObject):
     """Physical memory [phys, phys+length) and who maps it."""
 
-    __slots__ = ("phys", "length", "refcount", "sharers", "share_flag", "memtype")
+    __slots__ = ("phys", "length", "refcount", "sharers", "share_flag", "memtype", "paged")
     SLAB_SIZE = 24
 
-    def __init__(self, phys: int, length: int, memtype: MemType) -> None:
+    def __init__(self, phys: int, length: int, memtype: MemType, paged: bool = False) -> None:
         super().__init__()
         self.phys = phys
         self.length = length
@@ -39,9 +49,12 @@ class PhysBlock(SlabObject):
         self.sharers: list[PhysRegion] = []
         self.share_flag = 0
         self.memtype = memtype
+        # A run of one-page blocks (see the module's comment), not one block.
+        self.paged = paged
 
     def __repr__(self) -> str:
-        return f"<PhysBlock {self.phys:#x}+{self.length:#x} ref={self.refcount}>"
+        run = " paged" if self.paged else ""
+        return f"<PhysBlock {self.phys:#x}+{self.length:#x} ref={self.refcount}{run}>"
 
 
 class PhysRegion(SlabObject):
@@ -66,9 +79,9 @@ class PhysRegion(SlabObject):
         return f"<PhysRegion +{self.offset:#x} {self.ph!r}>"
 
 
-def pb_new(vm: VM, phys: int, length: int, memtype: MemType) -> PhysBlock:
+def pb_new(vm: VM, phys: int, length: int, memtype: MemType, paged: bool = False) -> PhysBlock:
     """A new block with no sharers yet (raises NoMemory)."""
-    pb = PhysBlock(phys, length, memtype)
+    pb = PhysBlock(phys, length, memtype, paged)
     vm.slab.alloc(pb)
     return pb
 
@@ -91,7 +104,8 @@ def pr_attach(pr: PhysRegion) -> None:
 
 
 def new_blocks(
-    vm: VM, region: Region, offset: int, pieces: list[tuple[int, int]], memtype: MemType
+    vm: VM, region: Region, offset: int, pieces: list[tuple[int, int]], memtype: MemType,
+    paged: bool = False,
 ) -> list[PhysRegion]:
     """Blocks for physical ``pieces`` laid out from ``offset`` of ``region``,
     each with its (not yet attached) phys_region; raises NoMemory having
@@ -105,7 +119,7 @@ def new_blocks(
 
     with undo_on(free_made):
         for addr, size in pieces:
-            pb = pb_new(vm, addr, size, memtype)
+            pb = pb_new(vm, addr, size, memtype, paged)
             pr = PhysRegion(pb, region, offset, False)
             with undo_on(partial(vm.slab.free, pb)):
                 vm.slab.alloc(pr)
@@ -142,7 +156,7 @@ def pb_split(vm: VM, pb: PhysBlock, at: int) -> PhysBlock:
     """Cut ``pb`` at byte ``at``: it keeps the head; the returned block, the
     tail, is linked by every sharer at the matching offset (raises NoMemory
     before changing anything if the bookkeeping cannot be allocated)."""
-    tail = pb_new(vm, pb.phys + at, pb.length - at, pb.memtype)
+    tail = pb_new(vm, pb.phys + at, pb.length - at, pb.memtype, pb.paged)
     made: list[PhysRegion] = []
 
     def free_made() -> None:

@@ -176,10 +176,11 @@ def map_new_physblock(
 
 
 def map_demand_zero(vm: VM, region: Region, offset: int) -> None:
-    """Back the missing page at ``offset`` with a block of one cleared page
-    (raises NoMemory with nothing changed): where it is free, the page
-    physically after the one below it, so that pages touched in a row are one
-    physically contiguous run (a copy of them is one slice)."""
+    """Back the missing page at ``offset`` with a cleared page (raises
+    NoMemory with nothing changed): where it is free, the page physically
+    after the one below it, so that pages touched in a row are one
+    physically contiguous run, which then grows as one paged block (a copy
+    or a fork of it is one step, not one per page)."""
     below = phys_at(region, offset - PAGE_SIZE) if offset else None
     if alloc_flags(region):
         map_new_physblock(vm, region, offset, PAGE_SIZE)
@@ -189,12 +190,28 @@ def map_demand_zero(vm: VM, region: Region, offset: int) -> None:
     with undo_on(lambda: pt_unprepare(vm, pt, tables)):
         phys = vm.alloc_page_after(below.ph.phys + below.ph.length - PAGE_SIZE
                                    if below is not None else None)
-        with undo_on(lambda: vm.free_mem(phys, PAGE_SIZE)):
-            (pr,) = new_blocks(vm, region, offset, [(phys, PAGE_SIZE)], region.memtype)
+        if below is not None and grows_into(below, phys):
+            pr = below
+        else:
+            with undo_on(lambda: vm.free_mem(phys, PAGE_SIZE)):
+                (pr,) = new_blocks(vm, region, offset, [(phys, PAGE_SIZE)], region.memtype,
+                                   paged=True)
     vm.clear_phys(phys, PAGE_SIZE)
-    pr_attach(pr)
+    if pr is below:
+        with use(pr.ph):
+            pr.ph.length += PAGE_SIZE
+    else:
+        pr_attach(pr)
     # A page that was not present is in no TLB: no flush is needed.
     pt_writemap(vm, pt, region.vaddr + offset, phys, PAGE_SIZE, region.memtype.writable(pr))
+
+
+def grows_into(pr: PhysRegion, phys: int) -> bool:
+    """May ``pr``'s block take in the page at ``phys`` as its next page? Only
+    a run no one else sees, ending just below ``phys``."""
+    pb = pr.ph
+    return (pb.paged and pb.refcount == 1 and not pb.share_flag and not pr.ro_map
+            and pb.phys + pb.length == phys)
 
 
 def map_copy_block(vm: VM, pb: PhysBlock, region: Region, offset: int) -> list[PhysRegion]:
@@ -202,7 +219,7 @@ def map_copy_block(vm: VM, pb: PhysBlock, region: Region, offset: int) -> list[P
     pieces) for ``offset`` of ``region``, not yet attached (raises NoMemory)."""
     pieces = vm.alloc_mem(pb.length, alloc_flags(region))
     with undo_on(lambda: vm.free_pieces(pieces)):
-        new = new_blocks(vm, region, offset, pieces, region.memtype)
+        new = new_blocks(vm, region, offset, pieces, region.memtype, pb.paged)
     src = pb.phys
     for addr, size in pieces:
         vm.copy_phys(addr, src, size)
@@ -334,6 +351,16 @@ def split_phys_at(vm: VM, region: Region, offset: int) -> None:
     pr = phys_at(region, offset)
     if pr is not None and pr.offset != offset:
         pb_split(vm, pr.ph, offset - pr.offset)
+
+
+def split_pages(vm: VM, region: Region, start: int, end: int) -> None:
+    """Make the pages of [start, end) that are in paged blocks blocks of their
+    own at both edges, as one-page blocks would be (raises NoMemory, which
+    leaves at most one edge split: nothing visible)."""
+    for edge in (start, end):
+        pr = phys_at(region, edge)
+        if pr is not None and pr.ph.paged and pr.offset != edge:
+            pb_split(vm, pr.ph, edge - pr.offset)
 
 
 def unmap_phys(vm: VM, region: Region, start: int, end: int) -> None:

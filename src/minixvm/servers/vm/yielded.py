@@ -28,6 +28,7 @@ from minixvm.servers.vm.region import (
     map_lookup,
     map_new_physblock,
     phys_at,
+    split_pages,
     split_phys_at,
     unmap_phys,
 )
@@ -91,12 +92,17 @@ def yieldblock(vm: VM, vmp: VMProc, block_id: int, vaddr: int, length: int) -> i
         return -EINVAL
     region = map_lookup(vmp, vaddr)
     pr = phys_at(region, vaddr - region.vaddr) if region else None
+    if region is not None and pr is not None and pr.ph.paged and length == PAGE_SIZE:
+        # A page of a run is a one-page block of its own (see pb.py).
+        split_pages(vm, region, vaddr - region.vaddr, vaddr - region.vaddr + PAGE_SIZE)
+        pr = phys_at(region, vaddr - region.vaddr)
     if (
         region is None
         or pr is None
         or not exchangeable(region)
         or pr.offset != vaddr - region.vaddr
         or pr.ph.length != length
+        or (pr.ph.paged and length != PAGE_SIZE)
         or pr.ph.refcount != 1
     ):
         return -EINVAL

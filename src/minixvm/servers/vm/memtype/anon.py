@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minixvm.errors import EFAULT, OK
+from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.memtype import MemType
 from minixvm.servers.vm.pb import (
     PBSH_COW,
@@ -23,6 +24,7 @@ from minixvm.servers.vm.region import (
     map_demand_zero,
     phys_at,
     shrink_region,
+    split_pages,
 )
 from minixvm.servers.vm.slab import use
 
@@ -44,6 +46,9 @@ class Anon(MemType):
         elif pr.ro_map or pr.ph.share_flag == PBSH_SMAP:
             return -EFAULT  # a read-only grant mapping
         else:
+            split_pages(vm, region, offset, offset + PAGE_SIZE)
+            pr = phys_at(region, offset)
+            assert pr is not None
             map_clone_ph_block(vm, pr)
         return OK
 
