@@ -661,3 +661,57 @@ def test_translate_agrees_with_a_dict_model(
         assert listed == expected
     finally:
         r.close()
+
+
+# A run of pages for a kernel copy: each page's frame follows the one before
+# it or jumps, and its flags include whatever A and D earlier accesses left.
+_RUN_FLAGS = st.sampled_from([RW_USER, RW_USER | PTE_A, RW_USER | PTE_A | PTE_D,
+                              PTE_P | PTE_U | PTE_A, PTE_P | PTE_W, RW_USER | PTE_D, 0])
+_RUN_PAGE = st.tuples(st.booleans(), _RUN_FLAGS)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=st.integers(0x3F0, 0x40F),  # near a page-table boundary
+    pages=st.lists(_RUN_PAGE, min_size=2, max_size=40),
+    head=st.integers(0, P - 1),
+    write=st.booleans(),
+    user=st.booleans(),
+)
+def test_translate_range_agrees_with_page_by_page_walks(
+    first: int, pages: list[tuple[bool, int]], head: int, write: bool, user: bool
+) -> None:
+    r = RAM("16M")
+    try:
+        space = Tables(r)
+        frame = 0x400
+        frames = []
+        for i, (follows, flags) in enumerate(pages):
+            frame = frame + 1 if follows or not i else frame + 7
+            frames.append(frame)
+            space.map((first + i) << 12, frame << 12, flags)
+        before = [space.pte((first + i) << 12) for i in range(len(pages))]
+        need = PTE_P | (PTE_W if write else 0) | (PTE_U if user else 0)
+        bad = next((i for i, f in enumerate(before) if f & need != need), None)
+        start, n = (first << 12) + head, len(pages) * P - head
+        if bad is None:
+            expect: list[tuple[int, int]] = []
+            for fr in frames:
+                if expect and expect[-1][0] + expect[-1][1] == fr << 12:
+                    expect[-1] = (expect[-1][0], expect[-1][1] + P)
+                else:
+                    expect.append((fr << 12, P))
+            expect[0] = (expect[0][0] + head, expect[0][1] - head)
+            assert MMU(r).translate_range(space.cr3, start, n, write, user) == expect
+        else:
+            with pytest.raises(PageFault) as info:
+                MMU(r).translate_range(space.cr3, start, n, write, user)
+            fault = (info.value.vaddr, info.value.present)
+            del info  # its traceback holds views of the RAM, which must go before close
+            assert fault == (max((first + bad) << 12, start), bool(before[bad] & PTE_P))
+        used = PTE_A | (PTE_D if write else 0)
+        done = len(pages) if bad is None else bad
+        after = [space.pte((first + i) << 12) for i in range(len(pages))]
+        assert after == [f | used if i < done else f for i, f in enumerate(before)]
+    finally:
+        r.close()

@@ -7,8 +7,7 @@ after the slot is found in use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from minixvm.errors import EINVAL, ELOOP, EPERM, OK, RequestError
 from minixvm.include.com import ANY, VFS_PROC_NR, SysSetgrant
@@ -33,8 +32,7 @@ if TYPE_CHECKING:
 MAX_GRANT_ENTRIES = 1 << 20
 
 
-@dataclass(frozen=True)
-class Granted:
+class Granted(NamedTuple):
     """A verified grant: whose memory, where, and the chain of grants that led there."""
 
     granter: Proc

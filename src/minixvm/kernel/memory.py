@@ -121,6 +121,9 @@ class KernelMemory:
     def gather(self, pieces: list[tuple[int, int]]) -> bytes:
         """The bytes at physical ``pieces``."""
         mv = self.ram.mv
+        if len(pieces) == 1:
+            a, n = pieces[0]
+            return bytes(mv[a : a + n])
         return b"".join(mv[a : a + n] for a, n in pieces)
 
     def msg_write(self, p: Proc, vaddr: int, msg: bytes) -> bool:

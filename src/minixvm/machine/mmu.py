@@ -13,6 +13,7 @@ not followed by a flush is not seen.
 from __future__ import annotations
 
 import itertools
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ I386_VM_DIR_ENTRIES = 1024
 I386_VM_PT_ENTRIES = 1024
 PAGE_BYTES = 0x1000
 _STEPS = np.arange(I386_VM_PT_ENTRIES, dtype=np.uint32) << 12  # a run's frame offsets
+_WORD = struct.Struct("=I")  # a word as numpy holds it
 
 
 def pde_index(vaddr: int) -> int:
@@ -45,6 +47,21 @@ def pde_index(vaddr: int) -> int:
 
 def pte_index(vaddr: int) -> int:
     return (vaddr >> 12) & 0x3FF
+
+
+def _one_run(entries: np.ndarray, flags: int) -> bool:
+    """Whether every entry has all of ``flags`` and the entries map one
+    physically contiguous run (compared as bytes: numpy's own comparisons
+    cost more than the test for a page table's worth of entries)."""
+    base = int(entries[0])
+    if base & flags != flags:
+        return False
+    steps = _STEPS[: len(entries)]
+    if (entries - steps).tobytes() == _WORD.pack(base) * len(entries):
+        return True  # the usual table: the same flags in every entry
+    x = entries & (I386_VM_ADDR_MASK | flags)
+    x -= steps
+    return x.tobytes() == _WORD.pack(base & (I386_VM_ADDR_MASK | flags)) * len(x)
 
 
 def _append(pieces: list[tuple[int, int]], addr: int, length: int) -> None:
@@ -206,14 +223,16 @@ class MMU:
         entries = ram.array[first : first + npages]
         need = PTE_P | (PTE_W if write else 0) | (PTE_U if user else 0)
         used = PTE_A | (PTE_D if write else 0)
-        # The common case first: every entry allowed, one physical run.
-        x = entries & (I386_VM_ADDR_MASK | need)
-        base = int(x[0])
-        if (base & need == need and pde & need == need
-                and np.array_equal(x, base + _STEPS[:npages])):
-            entries |= used
-            _append(pieces, base & I386_VM_ADDR_MASK, npages << 12)
-            return
+        # The common cases first: every entry allowed, one physical run, and
+        # A (and D) already set by an earlier access, or to be set now.
+        if pde & need == need:
+            if _one_run(entries, need | used):
+                _append(pieces, int(entries[0]) & I386_VM_ADDR_MASK, npages << 12)
+                return
+            if _one_run(entries, need):
+                entries |= used
+                _append(pieces, int(entries[0]) & I386_VM_ADDR_MASK, npages << 12)
+                return
         bad = np.flatnonzero((entries & need) != need)
         ok = npages if not len(bad) else int(bad[0])
         if (write and not pde & PTE_W) or (user and not pde & PTE_U):
