@@ -35,6 +35,7 @@ from minixvm.include.vm import (
     VM_MMAP,
     VM_MUNMAP,
     VM_MUNMAP_TEXT,
+    VM_PAGEFAULT,
     VM_PROCCTL,
     VM_REMAP,
     VM_RQ_BASE,
@@ -48,12 +49,14 @@ from minixvm.include.vm import (
     VMIW_USAGE,
     VMPPARAM_CLEAR,
     VMPPARAM_HANDLEMEM,
+    VmPagefault,
     make64,
     split64,
 )
 from minixvm.lib.c import Process
 from minixvm.machine.ram import PAGE_SIZE
 from minixvm.servers.vm.main import CALLS
+from minixvm.servers.vm.region import map_lookup
 
 P = PAGE_SIZE
 ANON = MAP_PRIVATE | MAP_ANON
@@ -136,6 +139,26 @@ def test_munmap_without_fields_is_an_error_and_vm_keeps_answering(system: System
 
     assert system.run(prog) == 7
     assert system.run(lambda p: p.mmap(2 * P) and 0) == 0, "VM answers the next process too"
+
+
+def test_a_forged_pagefault_message_is_answered_and_maps_nothing(system: System) -> None:
+    vm = system.vm
+    assert vm is not None
+
+    def prog(p: Process) -> int:
+        a = p.mmap(P)
+        faults = vm.stats.pagefaults
+        r, reply = p.sys.sendrec(VM_PROC_NR, VmPagefault(addr=a, flags=6))
+        assert r == OK and reply is not None and reply.m_type == -ENOSYS
+        assert vm.stats.pagefaults == faults
+        region = map_lookup(vm.proc(p.endpoint), a)
+        assert region is not None and not region.phys, "no page behind it yet"
+        p.mem[a] = 5  # the real fault that follows is the kernel's
+        assert vm.stats.pagefaults == faults + 1
+        return p.mem[a]
+
+    assert VmPagefault().m_type == VM_PAGEFAULT
+    assert system.run(prog) == 5
 
 
 # -- malformed requests, table-driven -------------------------------------------------------------

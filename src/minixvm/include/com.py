@@ -145,16 +145,12 @@ SYS_PRIV_SET_SYS = 3
 SYS_PRIV_SET_USER = 4
 
 # SYS_VMCTL parameters.
-VMCTL_GET_PAGEFAULT = 11
 VMCTL_CLEAR_PAGEFAULT = 12
 VMCTL_MEMREQ_GET = 14
 VMCTL_MEMREQ_REPLY = 15
 VMCTL_FLUSHTLB = 26
 VMCTL_SETADDRSPACE = 29
 VMCTL_I386_PAGEDIRS = 30
-# The ``value`` of a VMCTL_GET_PAGEFAULT reply: what is still queued.
-VMCTL_MORE_FAULTS = 0x1
-VMCTL_MORE_MEMREQS = 0x2
 
 # Kinds of memory request a kernel call can queue for VM (VMCTL_MEMREQ_GET).
 VMPTYPE_CHECK = 1
@@ -321,12 +317,10 @@ class SysSafeunmap(Message):
 
 @layout(SYS_VMCTL)
 class SysVmctl(Message):
-    who = m1_i1  # SVMCTL_WHO; VMCTL_GET_PAGEFAULT reply: the faulting process
+    who = m1_i1  # SVMCTL_WHO
     param = m1_i2  # SVMCTL_PARAM
     value = m1_p1  # SVMCTL_VALUE
     result = signed(m1_p1)  # VMCTL_MEMREQ_REPLY: VM's answer, OK or -errno
-    addr = unsigned(m1_i2)  # VMCTL_GET_PAGEFAULT reply: SVMCTL_PF_I386_CR2
-    errcode = m1_i3  # ... and SVMCTL_PF_I386_ERR
     # VMCTL_MEMREQ_GET reply (the request type is the result).
     mr_requestor = m7_i1
     mr_target = m7_i2

@@ -65,6 +65,9 @@ VM_PROCCTL = VM_RQ_BASE + 45
 # minixvm's own (MINIX 3.2 has no mprotect; 3.3's answers ENOSYS): the first
 # number after MINIX 3.3's last (VM_VFS_MMAP 46, VM_GETRUSAGE 47).
 VM_MPROTECT = VM_RQ_BASE + 48
+# Not a call: the kernel's message about a process's page fault (MINIX 3.3),
+# at the end of the range so that no call table holds it.
+VM_PAGEFAULT = VM_RQ_BASE + 0xFF
 
 # VM_INFO 'what'.
 VMIW_STATS = 1
@@ -116,6 +119,15 @@ def split64(value: int) -> tuple[int, int]:
 
 
 # -- request layouts (the VM_* #defines of <minix/com.h>) ------------------------------
+
+
+@layout(VM_PAGEFAULT)
+class VmPagefault(Message):
+    """Sent by the kernel as from the faulting process, never answered: VM
+    resumes the process with VMCTL_CLEAR_PAGEFAULT."""
+
+    addr = unsigned(m1_i1)  # VPF_ADDR: CR2
+    flags = m1_i2  # VPF_FLAGS: the CPU's error code
 
 
 @layout(VM_EXIT, VM_WILLEXIT)

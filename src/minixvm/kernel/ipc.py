@@ -128,6 +128,13 @@ class IPC:
             return r
         return self._senda(caller, table, count)
 
+    def kernel_send(self, p: Proc, dst_e: int, m: bytes | bytearray) -> None:
+        """Send ``m`` as from ``p``, on the kernel's behalf (MINIX mini_send
+        FROM_KERNEL: a page fault's VM_PAGEFAULT). The receiver is told it
+        came from the kernel; ``p``, blocked for another reason already,
+        waits in the receiver's queue until it is taken."""
+        self._send(p, dst_e, bytes(m), nonblock=False, from_kernel=True)
+
     def _trap_denied(self, caller: Proc, trap: int) -> int:
         return OK if trap in caller.priv.traps else -ETRAPDENIED
 
@@ -173,7 +180,8 @@ class IPC:
 
     # -- the mechanisms -------------------------------------------------------
 
-    def _send(self, caller: Proc, dst_e: int, m: bytes, nonblock: bool) -> int:
+    def _send(self, caller: Proc, dst_e: int, m: bytes, nonblock: bool,
+              from_kernel: bool = False) -> int:
         dst = self.k.procs.isokendpt(dst_e)
         if dst is None:
             return -EDEADSRCDST
@@ -181,13 +189,16 @@ class IPC:
             return -ECALLDENIED  # kernel tasks take no messages: kernel calls are a trap
         msg = _SOURCE.pack(caller.endpoint) + m[4:]
         if self._willing(dst, caller):
-            self._deliver(dst, msg)
+            self._deliver(dst, msg, from_kernel=from_kernel)
             return OK
         if nonblock:
             return -ENOTREADY
-        if self.deadlock(SEND, caller, dst_e):
+        # The kernel's sender is not waiting for anything of its own, so
+        # it closes no cycle.
+        if not from_kernel and self.deadlock(SEND, caller, dst_e):
             return -ELOCKED
         caller.sendmsg = msg
+        caller.send_from_kernel = from_kernel
         caller.sendto_e = dst_e
         caller.ipc_result = OK
         dst.caller_q.append(caller)
@@ -203,9 +214,11 @@ class IPC:
             and dst.getfrom_e in (ANY, src.endpoint)
         )
 
-    def _deliver(self, dst: Proc, msg: bytes, notified: bool = False) -> None:
+    def _deliver(self, dst: Proc, msg: bytes, notified: bool = False,
+                 from_kernel: bool = False) -> None:
         self.messages += 1
         dst.notified = notified
+        dst.from_kernel = from_kernel
         self.k.trace.message(msg, dst)
         dst.delivered = msg
         dst.ipc_result = OK
@@ -218,7 +231,7 @@ class IPC:
     ) -> tuple[int, bytes | None]:
         if src_e != ANY and self.k.procs.isokendpt(src_e) is None:
             return -EDEADSRCDST, None
-        caller.notified = False
+        caller.notified = caller.from_kernel = False
         if accept_notify and (msg := self._take_notify(caller, src_e)):
             self.k.trace.message(msg, caller)
             caller.notified = True
@@ -231,7 +244,9 @@ class IPC:
         if sender := self._take_sender(caller, src_e):
             msg = sender.sendmsg
             assert msg is not None
+            caller.from_kernel = sender.send_from_kernel
             sender.sendmsg = None
+            sender.send_from_kernel = False
             self.messages += 1
             self.k.trace.message(msg, caller)
             self._sender_done(sender)
@@ -461,6 +476,7 @@ class IPC:
             if q.rts_flags & RTS_RECEIVING and q.getfrom_e == p.endpoint:
                 self._fail(q)
         p.sendmsg = p.delivered = None
+        p.send_from_kernel = False
         p.sendto_e = p.getfrom_e = NONE
         p.reply_pending = False
         sched.rts_unset(p, RTS_SENDING | RTS_RECEIVING)

@@ -170,6 +170,7 @@ class Proc:
     sendto_e: int = NONE
     getfrom_e: int = NONE
     sendmsg: bytes | None = None
+    send_from_kernel: bool = False  # sendmsg is the kernel's (MF_SENDING_FROM_KERNEL)
     reply_pending: bool = False
     # The m_type of the request a sendrec caller waits to have answered
     # (the trace shows the reply in that request's layout).
@@ -178,8 +179,10 @@ class Proc:
     # A CPU process blocked in an IPC trap: where its message is.
     msg_addr: int = 0
     ipc_result: int = 0
-    # Was the last message it received a notification (MINIX's ipc_status)?
+    # Was the last message it received a notification, or the kernel's
+    # (MINIX's ipc_status, IPC_FLG_MSG_FROM_KERNEL)?
     notified: bool = False
+    from_kernel: bool = False
     caller_q: deque[Proc] = field(default_factory=deque)
     notify_pending: set[int] = field(default_factory=set)
     # A sender's SENDA table may hold a message for it (MF_ASYNMSG).

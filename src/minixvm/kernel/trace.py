@@ -215,7 +215,6 @@ def _names(prefix: str) -> dict[object, str]:
 _REQUEST_FIELDS = frozenset({"param", "request"})
 # The reply fields of the requests whose replies reuse request slots.
 _REPLIES = {
-    (com.SYS_VMCTL, com.VMCTL_GET_PAGEFAULT): ("who", "addr", "errcode"),
     (com.SYS_VMCTL, com.VMCTL_MEMREQ_GET): ("mr_requestor", "mr_target", "mr_addr", "mr_length",
                                            "mr_write", "mr_ep2", "mr_addr2"),
     (com.SYS_GETINFO, com.GET_WHOAMI): ("who_endpoint", "who_privflags", "who_name"),

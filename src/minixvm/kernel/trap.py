@@ -71,6 +71,11 @@ class TrapPort:
         """Was the message last received a notification (not a forged send)?"""
         return self._p.notified
 
+    @property
+    def from_kernel(self) -> bool:
+        """Was the message last received sent by the kernel (a VM_PAGEFAULT)?"""
+        return self._p.from_kernel
+
     def sendrec(self, dst: int, msg: bytes | bytearray) -> tuple[int, bytes | None]:
         """Send and wait for the reply from the same process."""
         if len(msg) != MESSAGE_SIZE:

@@ -1,8 +1,9 @@
 """The kernel's side of VM: page-fault traps, memory requests, SYS_VMCTL.
 
-A program that faults is blocked (RTS_PAGEFAULT) and queued; VM is
-notified, collects the fault with VMCTL_GET_PAGEFAULT, fixes the page
-tables and resumes the program with VMCTL_CLEAR_PAGEFAULT (or has it
+A program that faults is blocked (RTS_PAGEFAULT) and the kernel sends VM
+a VM_PAGEFAULT message as from the program (MINIX 3.3's mini_send
+FROM_KERNEL: VM tells it from a forgery by the IPC status); VM fixes the
+page tables and resumes the program with VMCTL_CLEAR_PAGEFAULT (or has it
 killed). A kernel call that needs memory made present is blocked
 (RTS_VMREQUEST) the same way, collected with VMCTL_MEMREQ_GET and
 answered with VMCTL_MEMREQ_REPLY; the call then restarts.
@@ -20,15 +21,13 @@ from minixvm.include.com import (
     VM_PROC_NR,
     VMCTL_CLEAR_PAGEFAULT,
     VMCTL_FLUSHTLB,
-    VMCTL_GET_PAGEFAULT,
     VMCTL_I386_PAGEDIRS,
     VMCTL_MEMREQ_GET,
     VMCTL_MEMREQ_REPLY,
-    VMCTL_MORE_FAULTS,
-    VMCTL_MORE_MEMREQS,
     VMCTL_SETADDRSPACE,
     SysVmctl,
 )
+from minixvm.include.vm import VmPagefault
 from minixvm.kernel.exceptions import VMSuspend
 from minixvm.kernel.proc import RTS_PAGEFAULT, RTS_VMREQUEST, Proc, VMRequest
 from minixvm.machine.mmu import PageFault
@@ -38,11 +37,10 @@ if TYPE_CHECKING:
 
 
 class VMCtl:
-    """Page-fault and memory-request queues between the kernel and VM."""
+    """Page faults and the memory-request queue between the kernel and VM."""
 
     def __init__(self, kernel: Kernel) -> None:
         self.k = kernel
-        self.pagefaults: deque[Proc] = deque()
         self.memreqs: deque[Proc] = deque()
         self.faults = 0
 
@@ -54,9 +52,10 @@ class VMCtl:
         self.k.watchdog.fault(p, fault.vaddr, fault.errcode)
         self.k.trace.fault(p, fault.vaddr, fault.errcode)
         p.pagefault = (fault.vaddr, fault.errcode)
-        self.pagefaults.append(p)
         self.k.sched.rts_set(p, RTS_PAGEFAULT)
-        self._tell_vm()
+        vm = self.k.procs.slot(VM_PROC_NR)
+        self.k.ipc.kernel_send(p, vm.endpoint,
+                               VmPagefault(addr=fault.vaddr, flags=fault.errcode).buf)
         self.k.sched.block(p)
 
     def memreq(self, caller: Proc, req: VMSuspend) -> int:
@@ -68,21 +67,17 @@ class VMCtl:
         )
         self.memreqs.append(caller)
         self.k.sched.rts_set(caller, RTS_VMREQUEST)
-        self._tell_vm()
+        vm = self.k.procs.slot(VM_PROC_NR)
+        self.k.ipc.mini_notify(self.k.procs.slot(SYSTEM), vm.endpoint)
         self.k.sched.block(caller)
         result = caller.vmrequest.result
         caller.vmrequest = None
         assert result is not None
         return result
 
-    def _tell_vm(self) -> None:
-        vm = self.k.procs.slot(VM_PROC_NR)
-        self.k.ipc.mini_notify(self.k.procs.slot(SYSTEM), vm.endpoint)
-
     def forget(self, p: Proc) -> None:
-        """Drop ``p``'s queued fault or request (it is going away)."""
-        if p in self.pagefaults:
-            self.pagefaults.remove(p)
+        """Drop ``p``'s fault or queued request (it is going away; a fault
+        message not yet taken goes with its IPC state)."""
         if p in self.memreqs:
             self.memreqs.remove(p)
         p.pagefault = None
@@ -93,8 +88,6 @@ class VMCtl:
     def do_vmctl(self, caller: Proc, m: SysVmctl) -> int:
         """SYS_VMCTL: VM's control of address spaces, faults and requests."""
         param = m.param
-        if param == VMCTL_GET_PAGEFAULT:
-            return self._get_pagefault(m)
         if param == VMCTL_MEMREQ_GET:
             return self._memreq_get(m)
         p = caller if m.who == SELF else self.k.procs.isokendpt(m.who)
@@ -120,23 +113,6 @@ class VMCtl:
             self.k.memory.pagedirs_cr3 = caller.cr3
         else:
             raise RequestError(EINVAL)
-        return OK
-
-    def _queued(self) -> int:
-        """What is left in the queues (a VMCTL_GET_PAGEFAULT reply's value), so
-        that VM does not ask again for what is not there."""
-        return ((VMCTL_MORE_FAULTS if self.pagefaults else 0)
-                | (VMCTL_MORE_MEMREQS if self.memreqs else 0))
-
-    def _get_pagefault(self, m: SysVmctl) -> int:
-        if not self.pagefaults:
-            m.value = self._queued()
-            return -ESRCH
-        p = self.pagefaults.popleft()
-        assert p.pagefault is not None
-        m.who = p.endpoint
-        m.addr, m.errcode = p.pagefault
-        m.value = self._queued()
         return OK
 
     def _memreq_get(self, m: SysVmctl) -> int:

@@ -77,7 +77,7 @@ class SysLib:
         self._static = port.data_base + STATIC_OFFSET
         self.grants = GrantTable(self)
         self._panicking = False
-        self.notified = False
+        self.notified = self.from_kernel = False
         self._scratch = Scratch(self)
         # asynsend's table in this process's memory (0: not made yet), and
         # the entries the kernel may still have to deliver: [first, next).
@@ -98,11 +98,12 @@ class SysLib:
         """Blocking receive from ``src`` or ANY; the message in the layout of
         its type. As MINIX's sef_receive, RS's pings are answered here and
         never returned: a service answers them whatever it waits for.
-        ``notified`` says whether the message is a notification."""
+        ``notified`` says whether the message is a notification,
+        ``from_kernel`` whether the kernel sent it."""
         while True:
             r, data = self.port.receive(src)
             m = None if data is None else Message.decode(data)
-            self.notified = self.port.notified
+            self.notified, self.from_kernel = self.port.notified, self.port.from_kernel
             if self.notified and m is not None and m.m_source == RS_PROC_NR != src:
                 self.port.notify(RS_PROC_NR)
                 continue
@@ -233,7 +234,7 @@ class SysLib:
         return self.kernel_call(com.SYS_VMCTL, who=who, param=param, value=value).m_type
 
     def sys_vmctl_get(self, param: int) -> Message:
-        """VMCTL_GET_PAGEFAULT / VMCTL_MEMREQ_GET: the whole reply."""
+        """VMCTL_MEMREQ_GET: the whole reply."""
         return self.kernel_call(com.SYS_VMCTL, who=SELF, param=param)
 
     def sys_vircopy(self, src_ep: int, src_addr: int, dst_ep: int, dst_addr: int,

@@ -1,8 +1,8 @@
 """The VM server: boot-time takeover, the request loop, and shared helpers.
 
-VM receives requests from processes (VM_MMAP, VM_FORK, ...) and
-notifications from the kernel (page faults, memory requests of kernel
-calls). After each request it flushes the TLBs of the address spaces it
+VM receives requests from processes (VM_MMAP, VM_FORK, ...), the
+kernel's VM_PAGEFAULT messages and its notifications of memory requests
+of kernel calls. After each request it flushes the TLBs of the address spaces it
 changed and, with sanity checking on, verifies every invariant.
 """
 
@@ -23,11 +23,11 @@ from minixvm.include.com import (
     VM_PROC_NR,
     VMCTL_FLUSHTLB,
     VMCTL_I386_PAGEDIRS,
-    VMCTL_MORE_MEMREQS,
     VMCTL_SETADDRSPACE,
 )
 from minixvm.include.ipc import Message
 from minixvm.include.kinfo import BootInfo, KernelInfo
+from minixvm.include.vm import VM_PAGEFAULT, VmPagefault
 from minixvm.lib.sys import SysLib
 from minixvm.machine.ram import PAGE_SIZE, RAM
 from minixvm.servers.vm import (
@@ -153,11 +153,14 @@ class VM:
             r, m = self.sys.receive()
             if r != OK or m is None:
                 continue
+            # Each fault and memory request is a request of its own
+            # (request_done after each, before the process resumes); a
+            # VM_PAGEFAULT not from the kernel is a call VM does not know.
+            if m.m_type == VM_PAGEFAULT and self.sys.from_kernel:
+                pagefaults.do_pagefaults(self, VmPagefault.view(m.buf))
+                continue
             if m.m_type == NOTIFY_MESSAGE and m.m_source == SYSTEM:
-                # Each fault and memory request is a request of its own
-                # (request_done after each, before the process resumes).
-                if pagefaults.do_pagefaults(self) & VMCTL_MORE_MEMREQS:
-                    pagefaults.do_memory(self)
+                pagefaults.do_memory(self)
                 continue
             m.m_type = self.dispatch(m)
             self.request_done()

@@ -1,7 +1,8 @@
 """Page faults and the kernel's memory requests (MINIX pagefaults.c).
 
-Both arrive as a notification from the kernel; VM then drains each queue
-with VMCTL_GET_PAGEFAULT / VMCTL_MEMREQ_GET. A fault with no region
+A fault arrives as the kernel's VM_PAGEFAULT message, sent as from the
+faulting process; the kernel's memory requests as a notification, after
+which VM drains their queue with VMCTL_MEMREQ_GET. A fault with no region
 behind it, any access to a PROT_NONE region or a write to a read-only
 region kills the process with SIGSEGV, as does a fault VM cannot satisfy.
 """
@@ -14,10 +15,8 @@ from typing import TYPE_CHECKING, cast
 from minixvm.errors import EFAULT, EINVAL, ESRCH, OK, errname
 from minixvm.include.com import (
     VMCTL_CLEAR_PAGEFAULT,
-    VMCTL_GET_PAGEFAULT,
     VMCTL_MEMREQ_GET,
     VMCTL_MEMREQ_REPLY,
-    VMCTL_MORE_FAULTS,
     VMPTYPE_CHECK,
     VMPTYPE_COWMAP,
     VMPTYPE_SMAP,
@@ -25,6 +24,7 @@ from minixvm.include.com import (
     SysVmctl,
 )
 from minixvm.include.signal import SIGSEGV
+from minixvm.include.vm import VmPagefault
 from minixvm.servers.vm import grantmap
 from minixvm.servers.vm.region import VR_WRITABLE, map_handle_memory, map_lookup, map_pf
 from minixvm.servers.vm.slab import answer
@@ -36,17 +36,10 @@ PFERR_PROT = 0x01
 PFERR_WRITE = 0x02
 
 
-def do_pagefaults(vm: VM) -> int:
-    """Handle every queued page fault; what the kernel still has queued after
-    the last (VMCTL_MORE_MEMREQS: memory requests)."""
-    while True:
-        m = cast(SysVmctl, vm.sys.sys_vmctl_get(VMCTL_GET_PAGEFAULT))
-        if m.m_type == -ESRCH:
-            return m.value
-        vm.stats.pagefaults += 1
-        handle_pagefault(vm, m.who, m.addr, bool(m.errcode & PFERR_WRITE))
-        if not m.value & VMCTL_MORE_FAULTS:
-            return m.value
+def do_pagefaults(vm: VM, m: VmPagefault) -> None:
+    """The kernel's message about a fault of ``m.m_source``."""
+    vm.stats.pagefaults += 1
+    handle_pagefault(vm, m.m_source, m.addr, bool(m.flags & PFERR_WRITE))
 
 
 def handle_pagefault(vm: VM, ep: int, addr: int, write: bool) -> None:
