@@ -77,7 +77,8 @@ class Scheduler:
         self._kernel_greenlet = getcurrent()
         try:
             while not until():
-                self._reap()
+                if self._dead:
+                    self._reap()
                 if self.k.panicked:
                     raise KernelPanic(self.k.panicked)
                 p = self.pick_proc()

@@ -12,7 +12,6 @@ the same page.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from minixvm.errors import ENOMEM
@@ -135,15 +134,22 @@ def answer(request: Callable[[], int]) -> int:
         return -ENOMEM
 
 
-@contextmanager
-def undo_on(undo: Callable[[], object]) -> Iterator[None]:
+class undo_on:
     """Run ``undo`` if the block runs out of memory, then let NoMemory go on
-    (to the request loop, which answers ENOMEM)."""
-    try:
-        yield
-    except NoMemory:
-        undo()
-        raise
+    (to the request loop, which answers ENOMEM). A class for the reason
+    ``use`` is: it is on every page fault."""
+
+    __slots__ = ("undo",)
+
+    def __init__(self, undo: Callable[[], object]) -> None:
+        self.undo = undo
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None and issubclass(kind, NoMemory):
+            self.undo()
 
 
 class use:
