@@ -42,7 +42,7 @@ from unicorn import (
     UC_PROT_WRITE,
     UC_TLB_VIRTUAL,
 )
-from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
+from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_OK
 from unicorn.unicorn_py3.unicorn import Uc, UcError
 from unicorn.x86_const import (
     UC_X86_REG_EAX,
@@ -96,6 +96,38 @@ class Registers:
 _NAMES = tuple(f.name for f in fields(Registers))
 
 
+class _RegisterFile:
+    """Unicorn's registers moved in one C call each way (uc_reg_write_batch,
+    uc_reg_read_batch) through arrays made once: the binding's own batch
+    calls pick a ctypes class per register on every call, some 40 us a
+    switch, more than the rest of a page fault's kernel work."""
+
+    def __init__(self, uc: Uc) -> None:
+        count = len(_REGS)
+        self._uc = uc
+        self._count = ctypes.c_int(count)
+        self._ids = (ctypes.c_int * count)(*_REGS)
+        self._values = (ctypes.c_uint32 * count)()
+        base, size = ctypes.addressof(self._values), ctypes.sizeof(ctypes.c_uint32)
+        self._pointers = (ctypes.c_void_p * count)(*(base + i * size for i in range(count)))
+
+    def load(self, regs: Registers) -> None:
+        """Put ``regs`` in the CPU."""
+        self._values[:] = [getattr(regs, n) & 0xFFFFFFFF for n in _NAMES]
+        self._check(self._uc._do_reg_write_batch(self._ids, self._pointers, self._count))
+
+    def save(self, regs: Registers) -> None:
+        """Take the CPU's registers into ``regs``."""
+        self._check(self._uc._do_reg_read_batch(self._ids, self._pointers, self._count))
+        for name, value in zip(_NAMES, self._values, strict=True):
+            setattr(regs, name, value)
+
+    @staticmethod
+    def _check(status: int) -> None:
+        if status != UC_ERR_OK:
+            raise UcError(status)
+
+
 @dataclass(frozen=True)
 class Exit:
     """Why the CPU gave control back: a trap (``vector``), a page fault
@@ -127,6 +159,7 @@ class CPU:
         uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         uc.hook_add(UC_HOOK_TLB_FILL, self._fill)
         uc.hook_add(UC_HOOK_INTR, self._interrupt)
+        self._registers = _RegisterFile(uc)
         mmu.flush_listeners.append(self._mmu_flushed)
 
     def run(self, regs: Registers, cr3: int, budget: int) -> Exit:
@@ -136,7 +169,7 @@ class CPU:
         if cr3 != self.cr3:
             self.cr3 = cr3
             self.flush_tlb()
-        uc.reg_write_batch(list(zip(_REGS, (getattr(regs, n) for n in _NAMES), strict=True)))
+        self._registers.load(regs)
         self._event = None
         try:
             uc.emu_start(regs.eip, STOP_ADDR, count=budget)
@@ -145,8 +178,7 @@ class CPU:
             # cannot run (#UD).
             if self._event is None:
                 self._event = Exit(exception=UD_VECTOR)
-        for name, value in zip(_NAMES, uc.reg_read_batch(_REGS), strict=True):
-            setattr(regs, name, value)
+        self._registers.save(regs)
         return self._event or Exit(instructions=budget)
 
     def flush_tlb(self) -> None:
@@ -166,6 +198,7 @@ class CPU:
     def close(self) -> None:
         """Let go of RAM (the RAM buffer cannot be released while mapped here)."""
         self.mmu.flush_listeners.remove(self._mmu_flushed)
+        del self._registers
         del self.uc
         del self._ptr
 
