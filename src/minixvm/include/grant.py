@@ -11,7 +11,7 @@ generation).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 CPF_READ = 0x001
 CPF_WRITE = 0x002
@@ -47,8 +47,7 @@ def GRANT_SEQ(grant: int) -> int:  # noqa: N802
     return grant >> GRANT_SHIFT
 
 
-@dataclass(frozen=True)
-class GrantEntry:
+class GrantEntry(NamedTuple):
     """A decoded grant-table entry; the union's words are named per kind."""
 
     flags: int

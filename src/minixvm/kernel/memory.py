@@ -50,9 +50,8 @@ class KernelMemory:
         finds it: through the shared table of page directories."""
         if self.pagedirs_cr3 and p.nr >= 0:
             try:
-                return self.mmu.translate(
-                    self.pagedirs_cr3, self.pagedirs_base + p.nr * 4096, write=False, user=False
-                )
+                return self.mmu.translate(self.pagedirs_cr3, self.pagedirs_base + p.nr * 4096,
+                                          False, False)
             except PageFault:
                 pass  # no directory of its own yet: the boot mapping
         return p.cr3
