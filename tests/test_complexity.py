@@ -16,6 +16,14 @@ P = PAGE_SIZE
 ENTRIES = 1024  # page-table entries per page table
 
 
+def touch_pages(p: Process, pages: int) -> int:
+    """Map ``pages`` pages and touch them one by one, in a row; where they are."""
+    buf = p.mmap(pages * P)
+    for addr in range(buf, buf + pages * P, P):
+        p.mem[addr] = 1
+    return buf
+
+
 def fork_pt_runs(pages: int) -> int:
     """Page-table runs VM writes or clears for one fork of a process that has
     touched ``pages`` pages in a row."""
@@ -25,9 +33,7 @@ def fork_pt_runs(pages: int) -> int:
         assert vm is not None
 
         def prog(p: Process) -> int:
-            buf = p.mmap(pages * P)
-            for addr in range(buf, buf + pages * P, P):
-                p.mem[addr] = 1
+            touch_pages(p, pages)
             before = vm.stats.pt_runs
 
             def child(c: Process) -> int:
@@ -56,9 +62,7 @@ def test_fork_shares_a_run_of_touched_pages_as_one_block_shown_page_by_page() ->
         assert vm is not None
 
         def prog(p: Process) -> int:
-            buf = p.mmap(pages * P)
-            for addr in range(buf, buf + pages * P, P):
-                p.mem[addr] = 1
+            buf = touch_pages(p, pages)
 
             def child(c: Process) -> int:
                 region = map_lookup(vm.proc(c.endpoint), buf)
