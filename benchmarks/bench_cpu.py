@@ -27,7 +27,7 @@ from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_32, UC_PROT_ALL
 from unicorn.unicorn_py3.unicorn import Uc
 from unicorn.x86_const import UC_X86_REG_EIP, UC_X86_REG_ESP
 
-from benchmarks.bench_foundation import best_rate, host_faults, simulated_faults
+from benchmarks.bench_foundation import best_rates, host_faults, simulated_faults
 from minixvm import System
 from minixvm.kernel.usermode import QUANTUM
 from minixvm.machine.cpu import STOP_ADDR
@@ -126,8 +126,7 @@ def demand_zero_line() -> str:
         full = exec_seconds(system, "/bin/touch", ["touch", str(pages)])
         faults = system.statistics().vm.demand_zero - before
     elf = (pages - 1) / (full - one)
-    python = best_rate(simulated_faults)
-    host = best_rate(host_faults)
+    python, host = best_rates(simulated_faults, host_faults)
     return (f"demand-zero faults: ELF program {elf:,.0f}/s ({faults} faults), Python program "
             f"{python:,.0f}/s, host first touch {host:,.0f}/s (host/ELF {host / elf:.0f}x)")
 
