@@ -36,7 +36,6 @@ I386_BIG_PAGE_SIZE = 4 << 20
 I386_BIG_ADDR_MASK = 0xFFC00000
 I386_VM_DIR_ENTRIES = 1024
 I386_VM_PT_ENTRIES = 1024
-PAGE_BYTES = 0x1000
 _STEPS = np.arange(I386_VM_PT_ENTRIES, dtype=np.uint32) << 12  # a run's frame offsets
 _WORD = struct.Struct("=I")  # a word as numpy holds it
 
@@ -50,18 +49,13 @@ def pte_index(vaddr: int) -> int:
 
 
 def _one_run(entries: np.ndarray, flags: int) -> bool:
-    """Whether every entry has all of ``flags`` and the entries map one
-    physically contiguous run (compared as bytes: numpy's own comparisons
-    cost more than the test for a page table's worth of entries)."""
+    """Whether the entries are alike but for their frames, have all of
+    ``flags``, and map one physically contiguous run (compared as bytes:
+    numpy's own comparisons cost more than the test for a page table's
+    worth of entries)."""
     base = int(entries[0])
-    if base & flags != flags:
-        return False
-    steps = _STEPS[: len(entries)]
-    if (entries - steps).tobytes() == _WORD.pack(base) * len(entries):
-        return True  # the usual table: the same flags in every entry
-    x = entries & (I386_VM_ADDR_MASK | flags)
-    x -= steps
-    return x.tobytes() == _WORD.pack(base & (I386_VM_ADDR_MASK | flags)) * len(x)
+    return (base & flags == flags
+            and (entries - _STEPS[: len(entries)]).tobytes() == _WORD.pack(base) * len(entries))
 
 
 def _append(pieces: list[tuple[int, int]], addr: int, length: int) -> None:
@@ -223,27 +217,23 @@ class MMU:
         entries = ram.array[first : first + npages]
         need = PTE_P | (PTE_W if write else 0) | (PTE_U if user else 0)
         used = PTE_A | (PTE_D if write else 0)
-        # The common cases first: every entry allowed, one physical run, and
-        # A (and D) already set by an earlier access, or to be set now.
-        if pde & need == need:
-            if _one_run(entries, need | used):
-                _append(pieces, int(entries[0]) & I386_VM_ADDR_MASK, npages << 12)
-                return
-            if _one_run(entries, need):
-                entries |= used
-                _append(pieces, int(entries[0]) & I386_VM_ADDR_MASK, npages << 12)
-                return
-        bad = np.flatnonzero((entries & need) != need)
-        ok = npages if not len(bad) else int(bad[0])
-        if (write and not pde & PTE_W) or (user and not pde & PTE_U):
-            ok = 0
+        # The common case first: one physical run, every entry allowed and
+        # its A (and D) set by an earlier access.
+        if pde & need == need and _one_run(entries, need | used):
+            _append(pieces, int(entries[0]) & I386_VM_ADDR_MASK, npages << 12)
+            return
+        # Otherwise, runs: an entry whose frame does not follow the one
+        # before it, or whose flags that matter differ, starts one, so a run
+        # is allowed or not as a whole.
+        runs = entries & (I386_VM_ADDR_MASK | need)
+        runs -= _STEPS[:npages]
+        starts = [0, *(np.flatnonzero(runs[1:] != runs[:-1]) + 1).tolist()]
+        ok = 0 if pde & need != need else next(
+            (s for s in starts if int(runs[s]) & need != need), npages)
         if ok:
             entries[:ok] |= used
-            frames = entries[:ok] & I386_VM_ADDR_MASK
-            runs = np.flatnonzero(np.diff(frames) != PAGE_BYTES) + 1
-            bounds = [0, *runs.tolist(), ok]
-            for a, b in itertools.pairwise(bounds):
-                _append(pieces, int(frames[a]), (b - a) << 12)
+            for a, b in itertools.pairwise([*(s for s in starts if s < ok), ok]):
+                _append(pieces, int(entries[a]) & I386_VM_ADDR_MASK, (b - a) << 12)
         if ok < npages:
             addr = max(page + (ok << 12), start)
             raise PageFault(addr, write, user, bool(entries[ok] & PTE_P))
