@@ -83,8 +83,9 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 continue
             change = fig["value"] / was["value"]
             better = change if fig.get("higher_is_better", True) else 1 / change if change else 0
+            verdict = "same" if better == 1 else "better" if better > 1 else "worse"
             lines.append(f"{name}: {was['value']:,.6g} -> {fig['value']:,.6g} {fig['unit']} "
-                         f"(new/old {change:.2f}x, {'better' if better >= 1 else 'worse'})")
+                         f"(new/old {change:.2f}x, {verdict})")
     return lines
 
 

@@ -128,6 +128,28 @@ def test_bench_runs_each_module_and_saves_the_results(
     assert capsys.readouterr().out == "bench_quick\nbench_talker\n"
 
 
+def test_bench_compares_a_run_with_an_older_one(
+        fake_benchmarks: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (fake_benchmarks / "bench_quick.py").write_text(
+        "from benchmarks.timing import record\n"
+        "def main():\n"
+        "    record('rate', 30.0, '/s')\n"
+        "    record('latency', 2.0, 'us', higher_is_better=False)\n"
+        "    record('size', 4.0, 'KiB')\n"
+        "    return []\n")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"bench_quick": {"lines": [], "figures": {
+        "rate": {"value": 20.0, "unit": "/s", "higher_is_better": True},
+        "latency": {"value": 1.0, "unit": "us", "higher_is_better": False},
+        "size": {"value": 4.0, "unit": "KiB", "higher_is_better": True}}}}))
+    assert cli.main(["bench", "--results", str(tmp_path / "new.json"), "--compare", str(old),
+                     "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "rate: 20 -> 30 /s (new/old 1.50x, better)" in out
+    assert "latency: 1 -> 2 us (new/old 2.00x, worse)" in out
+    assert "size: 4 -> 4 KiB (new/old 1.00x, same)" in out
+
+
 def test_bench_lists_the_real_benchmarks(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["bench", "--list"]) == 0
     listed = capsys.readouterr().out.split()
