@@ -126,3 +126,37 @@ def test_contiguous_one_mib_safecopy_is_one_slice_per_page_table() -> None:
     # 256 pages on each side span at most two page tables each.
     assert shared["tables"] <= 4
     assert shared["slices"] <= 2 * shared["tables"]
+
+
+def test_a_demand_zero_fault_is_two_switches_and_two_kernel_calls() -> None:
+    pages = 200
+    seen: dict[str, int] = {}
+    with System.boot(ram="64M") as system:
+        kernel, vm = system.kernel, system.vm
+        assert vm is not None
+
+        def prog(p: Process) -> int:
+            buf = p.mmap(pages * P)
+            p.mem[buf] = 1  # the first page, and the page table it needs
+            calls, switches = sum(kernel.calls.counts.values()), kernel.sched.switches
+            faults = vm.stats.demand_zero
+            for addr in range(buf + P, buf + pages * P, P):
+                p.mem[addr] = 1
+            seen["faults"] = vm.stats.demand_zero - faults
+            seen["calls"] = sum(kernel.calls.counts.values()) - calls
+            seen["switches"] = kernel.sched.switches - switches
+            region = map_lookup(vm.proc(p.endpoint), buf)
+            assert region is not None
+            seen["records"] = len(region.phys)
+            return 0
+
+        assert system.run(prog) == 0
+    faults = pages - 1
+    assert seen["faults"] == faults
+    # As MINIX 3.3: the kernel's VM_PAGEFAULT message to VM, VM's SYS_MEMSET
+    # of the new page and its VMCTL_CLEAR_PAGEFAULT, and back.
+    assert seen["calls"] == 2 * faults
+    assert seen["switches"] == 2 * faults
+    # The pages, touched in a row, grow one block (two, if a page table was
+    # allocated between them), not one record each.
+    assert seen["records"] <= 2
