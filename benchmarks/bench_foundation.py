@@ -220,12 +220,10 @@ def fault_floor(faults: Figure, ipc: Figure, kcalls: Figure) -> str:
 
 
 def main() -> list[str]:
-    lines = []
-    found = figures()
+    faults, ipc, kcalls = found = figures()
     for figure in found:
         record(f"{figure.what} per second", figure.simulated, "/s", figure.host)
-        lines.append(figure.line())
-    return [*lines, fault_floor(*found)]
+    return [*(figure.line() for figure in found), fault_floor(faults, ipc, kcalls)]
 
 
 if __name__ == "__main__":

@@ -187,8 +187,7 @@ class Proc:
     notify_pending: set[int] = field(default_factory=set)
     # A sender's SENDA table may hold a message for it (MF_ASYNMSG).
     asynmsg: bool = False
-    # Faults and VM requests.
-    pagefault: tuple[int, int] | None = None
+    # A kernel call's request to VM.
     vmrequest: VMRequest | None = None
     # Signals not yet collected by PM.
     sig_pending: int = 0

@@ -51,7 +51,6 @@ class VMCtl:
         self.faults += 1
         self.k.watchdog.fault(p, fault.vaddr, fault.errcode)
         self.k.trace.fault(p, fault.vaddr, fault.errcode)
-        p.pagefault = (fault.vaddr, fault.errcode)
         self.k.sched.rts_set(p, RTS_PAGEFAULT)
         vm = self.k.procs.slot(VM_PROC_NR)
         self.k.ipc.kernel_send(p, vm.endpoint,
@@ -76,11 +75,10 @@ class VMCtl:
         return result
 
     def forget(self, p: Proc) -> None:
-        """Drop ``p``'s fault or queued request (it is going away; a fault
-        message not yet taken goes with its IPC state)."""
+        """Drop ``p``'s queued request (it is going away; a fault message not
+        yet taken goes with its IPC state)."""
         if p in self.memreqs:
             self.memreqs.remove(p)
-        p.pagefault = None
         p.vmrequest = None
 
     # -- SYS_VMCTL ----------------------------------------------------------------
@@ -96,7 +94,6 @@ class VMCtl:
         if param == VMCTL_CLEAR_PAGEFAULT:
             if not p.rts_flags & RTS_PAGEFAULT:
                 raise RequestError(EINVAL)
-            p.pagefault = None
             self.k.sched.rts_unset(p, RTS_PAGEFAULT)
         elif param == VMCTL_MEMREQ_REPLY:
             if p.vmrequest is None or not p.rts_flags & RTS_VMREQUEST:

@@ -100,7 +100,9 @@ class _RegisterFile:
     """Unicorn's registers moved in one C call each way (uc_reg_write_batch,
     uc_reg_read_batch) through arrays made once: the binding's own batch
     calls pick a ctypes class per register on every call, some 40 us a
-    switch, more than the rest of a page fault's kernel work."""
+    switch, more than the rest of a page fault's kernel work. The arrays go
+    to the binding's thin wrappers of those two C calls (``_do_reg_*``),
+    which is why pyproject pins unicorn below 2.2."""
 
     def __init__(self, uc: Uc) -> None:
         count = len(_REGS)

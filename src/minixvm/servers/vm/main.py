@@ -2,15 +2,15 @@
 
 VM receives requests from processes (VM_MMAP, VM_FORK, ...), the
 kernel's VM_PAGEFAULT messages and its notifications of memory requests
-of kernel calls. After each request it flushes the TLBs of the address spaces it
-changed and, with sanity checking on, verifies every invariant.
+of kernel calls. After each request it flushes the TLBs of the address
+spaces it changed and, with sanity checking on, verifies every invariant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from minixvm.errors import ENOSYS, OK
 from minixvm.include import vm as vmc
@@ -157,7 +157,7 @@ class VM:
             # (request_done after each, before the process resumes); a
             # VM_PAGEFAULT not from the kernel is a call VM does not know.
             if m.m_type == VM_PAGEFAULT and self.sys.from_kernel:
-                pagefaults.do_pagefaults(self, VmPagefault.view(m.buf))
+                pagefaults.do_pagefaults(self, cast(VmPagefault, m))
                 continue
             if m.m_type == NOTIFY_MESSAGE and m.m_source == SYSTEM:
                 pagefaults.do_memory(self)
